@@ -1,0 +1,61 @@
+# The two commands people type: `make run` and `make test`. Everything else supports them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUN_VERSION := 1.4.5
+BUN := $(CURDIR)/.tools/node_modules/bun/bin/bun.exe
+
+export REFLEX_BUN_PATH := $(BUN)
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run dev test bench migrate bootstrap rotate-keys worker clean deps dev-deps
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+$(BUN):
+	npm install --silent --prefix .tools bun@$(BUN_VERSION)
+	test -x $(BUN)
+
+deps: $(VENV)/.runtime $(BUN)
+dev-deps: $(VENV)/.dev $(BUN)
+
+migrate: $(VENV)/.runtime
+	$(PY) -m alembic upgrade head
+
+bootstrap: migrate
+	$(PY) -m voice_platform.cli bootstrap
+
+## make run: install, migrate the embedded SQLite database, create the first admin, serve the production build.
+run: deps bootstrap
+	$(VENV)/bin/reflex run --env prod
+
+## make dev: same, with hot reload.
+dev: deps bootstrap
+	$(VENV)/bin/reflex run
+
+## make test: the whole suite (unit, API on PostgreSQL when reachable, browser).
+test: dev-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: dev-deps
+	$(PY) -m bench.run
+
+rotate-keys: migrate
+	$(PY) -m voice_platform.cli rotate-keys
+
+worker: deps
+	$(PY) -m worker start
+
+clean:
+	rm -rf .web .states data/*.db test-artifacts

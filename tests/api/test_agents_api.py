@@ -1,0 +1,67 @@
+from tests.support.api import add_member, create_agent, signup, unique_phone
+
+
+def test_agent_crud_round_trip(client):
+    admin = signup(client, "owner")
+    phone = unique_phone()
+    agent = create_agent(client, admin, phone_number=phone, system_prompt="Book haircuts", voice="Kore")
+    assert agent["phone_number"] == phone and agent["voice"] == "Kore"
+
+    r = client.put(f"/api/v1/agents/{agent['id']}", json={"greeting": "Hello!", "is_active": False}, headers=admin.headers)
+    assert r.status_code == 200 and r.json()["greeting"] == "Hello!" and r.json()["is_active"] is False
+
+    listed = client.get(f"/api/v1/agents/organization/{admin.org_id}", headers=admin.headers).json()
+    assert listed["total"] == 1 and listed["items"][0]["id"] == agent["id"]
+
+    assert client.delete(f"/api/v1/agents/{agent['id']}", headers=admin.headers).status_code == 204
+    assert client.get(f"/api/v1/agents/{agent['id']}", headers=admin.headers).status_code == 404
+
+
+def test_pagination(client):
+    admin = signup(client, "pager")
+    for i in range(5):
+        create_agent(client, admin, name=f"Agent {i}")
+    page = client.get(f"/api/v1/agents/organization/{admin.org_id}?offset=2&limit=2", headers=admin.headers).json()
+    assert page["total"] == 5 and len(page["items"]) == 2 and page["offset"] == 2
+    assert client.get(f"/api/v1/agents/organization/{admin.org_id}?limit=0", headers=admin.headers).status_code == 422
+
+
+def test_phone_number_is_unique_across_the_platform(client):
+    a, b = signup(client, "a"), signup(client, "b")
+    phone = unique_phone()
+    create_agent(client, a, phone_number=phone)
+    r = client.post("/api/v1/agents", json={"organization_id": b.org_id, "name": "Copy", "phone_number": phone}, headers=b.headers)
+    assert r.status_code == 409
+    assert r.json()["field"] == "phone_number"
+
+
+def test_invalid_agent_input_is_422_naming_the_field(client):
+    admin = signup(client, "val")
+    cases = [
+        ({"name": "  "}, "name"),
+        ({"name": "x", "phone_number": "4155550100"}, "phone_number"),
+        ({"name": "x", "phone_number": "+1 (415) abc"}, "phone_number"),
+        ({"name": "x", "system_prompt": "p" * 20001}, "system_prompt"),
+        ({"name": "x", "voice": "Robot"}, "voice"),
+        ({"name": "x", "language": "english"}, "language"),
+    ]
+    for body, field in cases:
+        r = client.post("/api/v1/agents", json={"organization_id": admin.org_id, **body}, headers=admin.headers)
+        assert r.status_code == 422, (body, r.text)
+        assert r.json()["detail"][0]["loc"][-1] == field
+
+
+def test_phone_number_is_normalised_to_e164(client):
+    admin = signup(client, "norm")
+    agent = create_agent(client, admin, phone_number="+1 415-555-0133")
+    assert agent["phone_number"] == "+14155550133"
+
+
+def test_member_can_read_but_not_write(client):
+    admin = signup(client, "boss")
+    member = add_member(client, admin)
+    agent = create_agent(client, admin)
+    assert client.get(f"/api/v1/agents/{agent['id']}", headers=member.headers).status_code == 200
+    assert client.put(f"/api/v1/agents/{agent['id']}", json={"name": "x"}, headers=member.headers).status_code == 403
+    r = client.post("/api/v1/agents", json={"organization_id": admin.org_id, "name": "x"}, headers=member.headers)
+    assert r.status_code == 403

@@ -1,0 +1,70 @@
+"""Test database and clients.
+
+Each run creates its own database (PostgreSQL when reachable, otherwise a SQLite
+file) migrated to head with Alembic, and drops it at the end. With
+``REQUIRE_POSTGRES=1`` (set by ``.ci/run``) an unreachable PostgreSQL fails the
+run instead of falling back.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("ENVIRONMENT", "test")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
+os.environ.setdefault("SIGNIN_MAX_FAILURES", "5")
+
+from tests.support.databases import TestDatabase, create_test_database  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def test_database(tmp_path_factory) -> Iterator[TestDatabase]:
+    db = create_test_database(tmp_path_factory.mktemp("db"))
+    os.environ["DATABASE_URL"] = db.url
+    from voice_platform.settings import reset_settings_cache
+
+    reset_settings_cache()
+    db.migrate()
+    yield db
+    db.drop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request) -> Iterator[None]:
+    yield
+    if "test_database" in request.fixturenames:
+        request.getfixturevalue("test_database").truncate()
+
+
+@pytest.fixture()
+def session(test_database):
+    from voice_platform.db import session_scope
+
+    with session_scope() as s:
+        yield s
+
+
+@pytest.fixture()
+def client(test_database):
+    from fastapi.testclient import TestClient
+
+    from voice_platform.api import create_app
+
+    with TestClient(create_app()) as c:
+        yield c
+
+
+@pytest.fixture()
+def artifacts_dir() -> Path:
+    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"

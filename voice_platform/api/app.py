@@ -1,0 +1,39 @@
+"""Builds the FastAPI application: routers under /api/v1, error mapping, start-up work."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from voice_platform.api import agents, auth, health, organizations
+from voice_platform.api.errors import install_error_handlers
+
+API_PREFIX = "/api/v1"
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    for module in (auth, organizations, agents, health):
+        router.include_router(module.router)
+    return router
+
+
+@asynccontextmanager
+async def _lifespan(_app: FastAPI):
+    from voice_platform.startup import on_startup
+
+    on_startup()
+    yield
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Voice Agent Platform API",
+        version="1.0.0",
+        description="Organizations, voice agents and their tools. Authenticate with a bearer token from /api/v1/auth/signin.",
+        lifespan=_lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(build_router())
+    return app

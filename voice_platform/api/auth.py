@@ -1,0 +1,39 @@
+"""/api/v1/auth: sign-up, sign-in, the current user, sign-out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from voice_platform.api.deps import CurrentUser, SessionDep
+from voice_platform.api.schemas import SigninIn, SignupIn, SignupOut, TokenOut, UserOut
+from voice_platform.services import auth as auth_service
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+_ERRORS = {401: {"description": "Invalid credentials"}, 429: {"description": "Too many failed attempts"}}
+
+
+@router.post("/signup", response_model=SignupOut, status_code=status.HTTP_201_CREATED, responses={409: {"description": "E-mail taken"}})
+def signup(body: SignupIn, session: SessionDep) -> SignupOut:
+    signed_in, org = auth_service.signup(session, **body.model_dump())
+    return SignupOut(
+        access_token=signed_in.access_token,
+        user=UserOut.model_validate(signed_in.user),
+        organization_id=org.id,
+    )
+
+
+@router.post("/signin", response_model=TokenOut, responses=_ERRORS)
+def signin(body: SigninIn, session: SessionDep) -> TokenOut:
+    signed_in = auth_service.signin(session, email=body.email, password=body.password)
+    return TokenOut(access_token=signed_in.access_token, user=UserOut.model_validate(signed_in.user))
+
+
+@router.get("/user", response_model=UserOut, responses={401: {"description": "Not signed in"}})
+def current_user(user: CurrentUser) -> UserOut:
+    return UserOut.model_validate(user)
+
+
+@router.post("/signout", status_code=status.HTTP_204_NO_CONTENT, responses={401: {"description": "Not signed in"}})
+def signout(user: CurrentUser, session: SessionDep) -> None:
+    auth_service.signout(session, user)

@@ -1,0 +1,43 @@
+"""Operator commands: ``python -m voice_platform.cli <command>``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from voice_platform.db import session_scope
+from voice_platform.settings import get_settings
+
+
+def _bootstrap(_args: argparse.Namespace) -> int:
+    from voice_platform.services.bootstrap import ensure_first_admin
+
+    with session_scope() as session:
+        created = ensure_first_admin(session)
+    settings = get_settings()
+    if created is None:
+        print("Database already initialised; sign in with your account.")
+    else:
+        print("=" * 64)
+        print("First run: created the platform admin and a demo organization.")
+        print(f"  e-mail:       {created.email}")
+        print(f"  password:     {created.password}")
+        print(f"  organization: {created.organization_name}")
+        print("This password is shown once. Change it after signing in.")
+        print("=" * 64)
+    print(f"Dashboard: {settings.public_base_url}")
+    return 0
+
+
+COMMANDS = {"bootstrap": _bootstrap}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="voice_platform.cli")
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    args = parser.parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Engine and unit-of-work scope shared by the dashboard state, the API and the worker.
+
+Services receive a ``Session`` and never commit: the caller's scope does, so one
+request or one UI event is one transaction, and a failure rolls back everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, create_engine
+
+from voice_platform.settings import get_settings
+
+
+_engines: dict[tuple[str, bool], Engine] = {}
+
+
+def _engine_for(url: str, echo: bool) -> Engine:
+    key = (url, echo)
+    if key not in _engines:
+        _engines[key] = _build_engine(url, echo)
+    return _engines[key]
+
+
+def _build_engine(url: str, echo: bool) -> Engine:
+    if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def get_engine() -> Engine:
+    settings = get_settings()
+    return _engine_for(settings.sqlalchemy_url, settings.db_echo)
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests drop their database afterwards)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any exception."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,58 @@
+"""Domain errors raised by services; the API and the UI translate them.
+
+Services never know about HTTP; these carry just enough for the API to pick a
+status code and for the dashboard to show the message next to a field.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotAuthenticated(DomainError):
+    status_code = 401
+
+
+class PermissionDenied(DomainError):
+    status_code = 403
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class ValidationFailed(DomainError):
+    """Input the user can fix; ``field`` names the offending field when there is one."""
+
+    status_code = 422
+
+
+class QuotaExceeded(DomainError):
+    status_code = 402
+
+
+class TooManyAttempts(DomainError):
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InvalidOAuthState(DomainError):
+    status_code = 400
+
+
+class IntegrationNotConfigured(DomainError):
+    status_code = 503

@@ -1,0 +1,33 @@
+"""SQLModel tables only. Importing this package registers every table on ``SQLModel.metadata``."""
+
+from voice_platform.models.agents import VoiceAgent
+from voice_platform.models.billing import BillingEvent, Subscription
+from voice_platform.models.calls import CallSession, ToolInvocation
+from voice_platform.models.identity import (
+    Membership,
+    Organization,
+    Permission,
+    Role,
+    RolePermission,
+    SigninThrottle,
+    User,
+)
+from voice_platform.models.tools import AgentTool, OAuthState, PlatformTool
+
+__all__ = [
+    "AgentTool",
+    "BillingEvent",
+    "CallSession",
+    "Membership",
+    "OAuthState",
+    "Organization",
+    "Permission",
+    "PlatformTool",
+    "Role",
+    "RolePermission",
+    "SigninThrottle",
+    "Subscription",
+    "ToolInvocation",
+    "User",
+    "VoiceAgent",
+]

@@ -1,0 +1,27 @@
+"""Voice agents: what answers a phone number."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import Field
+
+from voice_platform.models.base import Timestamped, uuid_pk
+
+
+class VoiceAgent(Timestamped, table=True):
+    __tablename__ = "voice_agents"
+
+    id: uuid.UUID = uuid_pk()
+    organization_id: uuid.UUID = Field(
+        foreign_key="organizations.id", nullable=False, index=True, ondelete="CASCADE"
+    )
+    name: str = Field(max_length=120, nullable=False)
+    # E.164, unique across the platform: an incoming call is routed by it.
+    phone_number: str | None = Field(default=None, max_length=16, unique=True, index=True)
+    system_prompt: str = Field(default="", max_length=20000, nullable=False)
+    greeting: str = Field(default="", max_length=1000, nullable=False)
+    voice: str = Field(default="Puck", max_length=50, nullable=False)
+    model: str = Field(default="gemini-2.5-flash-native-audio-preview-09-2025", max_length=100, nullable=False)
+    language: str = Field(default="en-US", max_length=20, nullable=False)
+    is_active: bool = Field(default=True, nullable=False)

@@ -1,0 +1,136 @@
+"""Voice agents: validation, uniqueness of phone numbers, tenant scoping."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from voice_platform.errors import Conflict, NotFound, ValidationFailed
+from voice_platform.models import User, VoiceAgent
+from voice_platform.services import validation
+from voice_platform.services.rbac import require
+
+# Gemini Live's prebuilt voices.
+VOICES = ("Puck", "Charon", "Kore", "Fenrir", "Aoede", "Leda", "Orus", "Zephyr")
+MODELS = (
+    "gemini-2.5-flash-native-audio-preview-09-2025",
+    "gemini-live-2.5-flash-preview",
+    "gemini-2.0-flash-live-001",
+)
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+MAX_PROMPT = 20000
+MAX_GREETING = 1000
+NOT_FOUND = "Agent not found"
+FIELDS = ("name", "phone_number", "system_prompt", "greeting", "voice", "model", "language", "is_active")
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[VoiceAgent]
+    total: int
+    offset: int
+    limit: int
+
+
+def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    unknown = set(data) - set(FIELDS)
+    if unknown:
+        raise ValidationFailed(f"Unknown field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    out: dict[str, Any] = {}
+    if not partial or "name" in data:
+        out["name"] = validation.text(data.get("name"), "name", max_length=120, required=True)
+    if "phone_number" in data:
+        out["phone_number"] = validation.phone_e164(data["phone_number"])
+    if "system_prompt" in data:
+        out["system_prompt"] = validation.text(data["system_prompt"], "system_prompt", max_length=MAX_PROMPT)
+    if "greeting" in data:
+        out["greeting"] = validation.text(data["greeting"], "greeting", max_length=MAX_GREETING)
+    if "voice" in data and data["voice"] is not None:
+        out["voice"] = validation.choice(data["voice"], "voice", VOICES)
+    if "model" in data and data["model"] is not None:
+        out["model"] = validation.choice(data["model"], "model", MODELS)
+    if "language" in data and data["language"] is not None:
+        lang = data["language"]
+        if not isinstance(lang, str) or not _LANGUAGE.match(lang):
+            raise ValidationFailed("Language must be a code such as en-US or fr", field="language")
+        out["language"] = lang
+    if "is_active" in data and data["is_active"] is not None:
+        out["is_active"] = validation.boolean(data["is_active"], "is_active")
+    return out
+
+
+def _ensure_phone_free(session: Session, phone: str | None, agent_id: uuid.UUID | None) -> None:
+    if phone is None:
+        return
+    owner = session.exec(select(VoiceAgent.id).where(VoiceAgent.phone_number == phone)).first()
+    if owner is not None and owner != agent_id:
+        raise Conflict("Another agent already uses this phone number", field="phone_number")
+
+
+def _flush(session: Session) -> None:
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent writer took the number between check and insert
+        raise Conflict("Another agent already uses this phone number", field="phone_number") from exc
+
+
+def create_agent(session: Session, actor: User, org_id: uuid.UUID, data: dict[str, Any]) -> VoiceAgent:
+    require(session, actor, "agent:create", org_id)
+    values = _clean(data, partial=False)
+    _ensure_phone_free(session, values.get("phone_number"), None)
+    agent = VoiceAgent(organization_id=org_id, **values)
+    session.add(agent)
+    _flush(session)
+    return agent
+
+
+def get_agent(session: Session, actor: User, agent_id: uuid.UUID, permission: str = "agent:read") -> VoiceAgent:
+    agent = session.get(VoiceAgent, agent_id)
+    if agent is None:
+        raise NotFound(NOT_FOUND)
+    require(session, actor, permission, agent.organization_id, not_found=NOT_FOUND)
+    return agent
+
+
+def list_agents(session: Session, actor: User, org_id: uuid.UUID, *, offset: int = 0, limit: int = 50) -> Page:
+    require(session, actor, "agent:read", org_id)
+    if offset < 0:
+        raise ValidationFailed("offset must be 0 or more", field="offset")
+    if not 1 <= limit <= 200:
+        raise ValidationFailed("limit must be between 1 and 200", field="limit")
+    where = VoiceAgent.organization_id == org_id
+    total = session.exec(select(func.count()).select_from(VoiceAgent).where(where)).one()
+    items = session.exec(
+        select(VoiceAgent).where(where).order_by(VoiceAgent.created_at.desc(), VoiceAgent.id).offset(offset).limit(limit)
+    ).all()
+    return Page(items=list(items), total=total, offset=offset, limit=limit)
+
+
+def update_agent(session: Session, actor: User, agent_id: uuid.UUID, changes: dict[str, Any]) -> VoiceAgent:
+    agent = get_agent(session, actor, agent_id, permission="agent:update")
+    values = _clean(changes, partial=True)
+    if "phone_number" in values:
+        _ensure_phone_free(session, values["phone_number"], agent.id)
+    for key, value in values.items():
+        setattr(agent, key, value)
+    session.add(agent)
+    _flush(session)
+    return agent
+
+
+def delete_agent(session: Session, actor: User, agent_id: uuid.UUID) -> None:
+    agent = get_agent(session, actor, agent_id, permission="agent:delete")
+    session.delete(agent)
+    session.flush()
+
+
+def find_agent_by_phone(session: Session, phone: str) -> VoiceAgent | None:
+    """For the call path: no actor, the dialed number is the key."""
+    number = validation.phone_e164(phone, field="To")
+    return session.exec(select(VoiceAgent).where(VoiceAgent.phone_number == number)).first()

@@ -1,0 +1,140 @@
+"""Organizations and their members. Every function checks the actor through ``rbac.require``."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from voice_platform.errors import Conflict, NotFound, ValidationFailed
+from voice_platform.models import Membership, Organization, Role, User
+from voice_platform.services import validation
+from voice_platform.services.auth import create_organization_for, find_user_by_email
+from voice_platform.services.rbac import ASSIGNABLE_ROLES, ORG_ADMIN, require, role_id, role_of
+
+
+@dataclass(frozen=True)
+class OrgWithRole:
+    organization: Organization
+    role: str
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: uuid.UUID
+    email: str
+    full_name: str | None
+    role: str
+    membership_id: uuid.UUID
+
+
+def create_organization(session: Session, actor: User, *, name: str, business_details: str | None = None) -> Organization:
+    return create_organization_for(session, actor, name, business_details)
+
+
+def list_organizations(session: Session, actor: User) -> list[OrgWithRole]:
+    if actor.is_platform_admin:
+        orgs = session.exec(select(Organization).order_by(Organization.name)).all()
+        return [OrgWithRole(o, "platform_admin") for o in orgs]
+    rows = session.exec(
+        select(Organization, Role.name)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .join(Role, Role.id == Membership.role_id)
+        .where(Membership.user_id == actor.id)
+        .order_by(Organization.name)
+    ).all()
+    return [OrgWithRole(o, r) for o, r in rows]
+
+
+def get_organization(session: Session, actor: User, org_id: uuid.UUID) -> OrgWithRole:
+    require(session, actor, "org:read", org_id)
+    org = session.get(Organization, org_id)
+    assert org is not None  # require() proved it exists
+    return OrgWithRole(org, role_of(session, actor, org_id) or "")
+
+
+def update_organization(session: Session, actor: User, org_id: uuid.UUID, changes: dict) -> Organization:
+    require(session, actor, "org:manage", org_id)
+    org = session.get(Organization, org_id)
+    assert org is not None
+    if "name" in changes:
+        org.name = validation.text(changes["name"], "name", max_length=200, required=True)
+    if "business_details" in changes:
+        org.business_details = validation.text(changes["business_details"], "business_details", max_length=5000) or None
+    session.add(org)
+    session.flush()
+    return org
+
+
+def list_members(session: Session, actor: User, org_id: uuid.UUID) -> list[Member]:
+    require(session, actor, "org:read", org_id)
+    rows = session.exec(
+        select(Membership, User, Role.name)
+        .join(User, User.id == Membership.user_id)
+        .join(Role, Role.id == Membership.role_id)
+        .where(Membership.organization_id == org_id)
+        .order_by(User.email)
+    ).all()
+    return [Member(u.id, u.email, u.full_name, r, m.id) for m, u, r in rows]
+
+
+def add_member(session: Session, actor: User, org_id: uuid.UUID, *, email: str, role: str) -> Member:
+    require(session, actor, "member:manage", org_id)
+    validation.choice(role, "role", ASSIGNABLE_ROLES)
+    address = validation.email(email)
+    user = find_user_by_email(session, address)
+    if user is None:
+        raise NotFound("No account uses this e-mail; ask them to sign up first", field="email")
+    if _membership(session, org_id, user.id) is not None:
+        raise Conflict("This person is already a member", field="email")
+    membership = Membership(user_id=user.id, organization_id=org_id, role_id=role_id(session, role))
+    session.add(membership)
+    session.flush()
+    return Member(user.id, user.email, user.full_name, role, membership.id)
+
+
+def change_member_role(session: Session, actor: User, org_id: uuid.UUID, user_id: uuid.UUID, *, role: str) -> Member:
+    require(session, actor, "member:manage", org_id)
+    validation.choice(role, "role", ASSIGNABLE_ROLES)
+    membership = _membership(session, org_id, user_id)
+    if membership is None:
+        raise NotFound("Member not found")
+    if role != ORG_ADMIN:
+        _refuse_removing_last_admin(session, org_id, membership)
+    membership.role_id = role_id(session, role)
+    session.add(membership)
+    session.flush()
+    user = session.get(User, user_id)
+    assert user is not None
+    return Member(user.id, user.email, user.full_name, role, membership.id)
+
+
+def remove_member(session: Session, actor: User, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    require(session, actor, "member:manage", org_id)
+    membership = _membership(session, org_id, user_id)
+    if membership is None:
+        raise NotFound("Member not found")
+    _refuse_removing_last_admin(session, org_id, membership)
+    session.delete(membership)
+    session.flush()
+
+
+def _membership(session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
+    return session.exec(
+        select(Membership).where(Membership.organization_id == org_id, Membership.user_id == user_id)
+    ).first()
+
+
+def _refuse_removing_last_admin(session: Session, org_id: uuid.UUID, membership: Membership) -> None:
+    admin_role = role_id(session, ORG_ADMIN)
+    if membership.role_id != admin_role:
+        return
+    admins = session.exec(
+        select(func.count()).select_from(Membership).where(
+            Membership.organization_id == org_id, Membership.role_id == admin_role
+        )
+    ).one()
+    if admins <= 1:
+        raise ValidationFailed("An organization needs at least one org admin", field="role")

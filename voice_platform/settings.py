@@ -1,0 +1,118 @@
+"""The one place configuration is read from.
+
+Every component (dashboard, API, worker, CLI) asks ``get_settings()``; nothing
+else in the codebase reads ``os.environ``. Values come from the environment or
+a ``.env`` file, so the embedded default (a SQLite file, no external services)
+runs with no configuration at all, and production refuses insecure defaults.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "change-me-development-only-secret-key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///data/voice_platform.db"
+    db_echo: bool = False
+
+    secret_key: str = DEFAULT_SECRET_KEY
+    encryption_keys: str = Field(
+        default="",
+        description="Comma-separated Fernet keys, newest first; empty derives one from SECRET_KEY (dev only)",
+    )
+    access_token_expire_minutes: int = 60 * 12
+    signin_max_failures: int = 5
+    signin_lockout_seconds: int = 300
+    oauth_state_ttl_seconds: int = 600
+
+    public_base_url: str = "http://localhost:3000"
+    api_base_url: str = "http://localhost:8000"
+    frontend_port: int = 3000
+    backend_port: int = 8000
+    redis_url: str | None = None
+
+    bootstrap_admin_email: str = "admin@example.com"
+    bootstrap_admin_password: str | None = None
+    bootstrap_org_name: str = "Demo Organization"
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_validate_signature: bool = True
+
+    livekit_url: str | None = None
+    livekit_api_key: str | None = None
+    livekit_api_secret: str | None = None
+    livekit_sip_domain: str | None = None
+    livekit_agent_name: str = "voice-platform-agent"
+
+    google_api_key: str | None = None
+    gemini_model: str = "gemini-2.5-flash-native-audio-preview-09-2025"
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    google_auth_uri: str = "https://accounts.google.com/o/oauth2/auth"
+    google_token_uri: str = "https://oauth2.googleapis.com/token"
+    google_revoke_uri: str = "https://oauth2.googleapis.com/revoke"
+    google_calendar_api_endpoint: str | None = None
+
+    otel_enabled: bool = False
+    otel_service_name: str = "voice-platform"
+    otel_exporter_otlp_endpoint: str = "http://127.0.0.1:4318"
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> "Settings":
+        if self.environment == "production":
+            if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
+                raise ValueError("SECRET_KEY must be set to a random value of 32+ characters in production")
+            if not self.encryption_keys.strip():
+                raise ValueError("ENCRYPTION_KEYS must be set in production (Fernet keys, newest first)")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """psycopg 3 is our PostgreSQL driver; accept the plain postgres URLs people paste."""
+        url = self.database_url
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def fernet_keys(self) -> list[bytes]:
+        keys = [k.strip().encode() for k in self.encryption_keys.split(",") if k.strip()]
+        if keys:
+            return keys
+        derived = hashlib.sha256(("fernet:" + self.secret_key).encode()).digest()
+        return [base64.urlsafe_b64encode(derived)]
+
+    @property
+    def google_oauth_configured(self) -> bool:
+        return bool(self.google_client_id and self.google_client_secret)
+
+    @property
+    def oauth_redirect_uri(self) -> str:
+        return self.api_base_url.rstrip("/") + "/api/v1/tools/callback"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Tests and the CLI change the environment, then ask for fresh settings."""
+    get_settings.cache_clear()
