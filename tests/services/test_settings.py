@@ -1,0 +1,25 @@
+import pytest
+from pydantic import ValidationError
+
+from voice_platform.settings import DEFAULT_SECRET_KEY, Settings
+
+
+def test_production_refuses_the_default_secret_key():
+    with pytest.raises(ValidationError, match="SECRET_KEY"):
+        Settings(environment="production", secret_key=DEFAULT_SECRET_KEY, encryption_keys="k", _env_file=None)
+
+
+def test_production_requires_explicit_encryption_keys():
+    with pytest.raises(ValidationError, match="ENCRYPTION_KEYS"):
+        Settings(environment="production", secret_key="s" * 40, encryption_keys="", _env_file=None)
+
+
+def test_postgres_urls_use_psycopg3():
+    assert Settings(database_url="postgresql://u@h/db", _env_file=None).sqlalchemy_url == "postgresql+psycopg://u@h/db"
+    assert Settings(database_url="postgres://u@h/db", _env_file=None).sqlalchemy_url == "postgresql+psycopg://u@h/db"
+
+
+def test_embedded_default_is_a_sqlite_file(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = Settings(_env_file=None)
+    assert settings.is_sqlite and settings.database_url.endswith(".db")
