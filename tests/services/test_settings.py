@@ -23,3 +23,11 @@ def test_embedded_default_is_a_sqlite_file(monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     settings = Settings(_env_file=None)
     assert settings.is_sqlite and settings.database_url.endswith(".db")
+
+
+def test_env_example_documents_every_setting():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    missing = [name for name in Settings.model_fields if f"\n{name.upper()}=" not in text]
+    assert missing == []

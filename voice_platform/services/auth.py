@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from voice_platform import security
@@ -140,18 +141,28 @@ def _refuse_if_blocked(session: Session, key: str) -> None:
 
 
 def _record_failure(session: Session, key: str, max_failures: int, lockout_seconds: int) -> None:
-    """Written in its own transaction: the caller's rolls back when sign-in fails."""
-    with Session(session.get_bind()) as own:
-        now = utcnow()
-        row = own.get(SigninThrottle, key)
-        if row is None or aware(row.window_started_at) < now - timedelta(seconds=lockout_seconds):
-            row = row or SigninThrottle(email=key, window_started_at=now)
-            row.failures, row.window_started_at, row.blocked_until = 0, now, None
-        row.failures += 1
-        if row.failures >= max_failures:
-            row.blocked_until = now + timedelta(seconds=lockout_seconds)
-        own.add(row)
-        own.commit()
+    """Written in its own transaction: the caller's rolls back when sign-in fails.
+
+    Two concurrent first failures for one e-mail race on the insert; the loser retries as an update.
+    """
+    for attempt in range(2):
+        with Session(session.get_bind()) as own:
+            now = utcnow()
+            row = own.get(SigninThrottle, key)
+            if row is None or aware(row.window_started_at) < now - timedelta(seconds=lockout_seconds):
+                row = row or SigninThrottle(email=key, window_started_at=now)
+                row.failures, row.window_started_at, row.blocked_until = 0, now, None
+            row.failures += 1
+            if row.failures >= max_failures:
+                row.blocked_until = now + timedelta(seconds=lockout_seconds)
+            own.add(row)
+            try:
+                own.commit()
+                return
+            except IntegrityError:
+                own.rollback()
+                if attempt:
+                    raise
 
 
 def _clear_failures(session: Session, key: str) -> None:
