@@ -11,7 +11,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run dev test bench migrate bootstrap rotate-keys worker clean deps dev-deps
+.PHONY: run dev test bench migrate bootstrap rotate-keys clean deps dev-deps
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,9 +53,6 @@ bench: dev-deps
 
 rotate-keys: migrate
 	$(PY) -m voice_platform.cli rotate-keys
-
-worker: deps
-	$(PY) -m worker start
 
 clean:
 	rm -rf .web .states data/*.db test-artifacts
