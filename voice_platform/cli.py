@@ -29,7 +29,17 @@ def _bootstrap(_args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"bootstrap": _bootstrap}
+def _rotate_keys(_args: argparse.Namespace) -> int:
+    """Re-encrypt every stored secret under the first key of ENCRYPTION_KEYS."""
+    from voice_platform.services.secrets import rotate_all
+
+    with session_scope() as session:
+        report = rotate_all(session)
+    print(f"Re-encrypted {report.agent_tools} tool secret(s) and {report.oauth_states} pending OAuth verifier(s) under the newest key.")
+    return 0
+
+
+COMMANDS = {"bootstrap": _bootstrap, "rotate-keys": _rotate_keys}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,4 +14,17 @@ def on_startup() -> None:
     if _done:
         return
     _done = True
+    _sync_tool_registry()
     log.info("backend started")
+
+
+def _sync_tool_registry() -> None:
+    """The catalogue follows the code; a failure is logged, the backend still starts."""
+    try:
+        from voice_platform.db import session_scope
+        from voice_platform.tools.registry import sync_with_db
+
+        with session_scope() as session:
+            sync_with_db(session)
+    except Exception:
+        log.exception("tool registry sync failed; the tool catalogue may be stale")

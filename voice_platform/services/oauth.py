@@ -1,0 +1,197 @@
+"""Connecting an agent's tool to a Google account (OAuth 2.0 authorization code + PKCE).
+
+The ``state`` we hand Google is a signed, short-lived token bound to the user, the
+agent and the tool, carrying a nonce that names an ``oauth_states`` row. The row
+makes the state single-use (consumed with one conditional UPDATE, so a replay or a
+race loses) and keeps the PKCE verifier encrypted. Anything wrong with the state
+raises ``InvalidOAuthState`` before a token is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, select
+
+from voice_platform.errors import DomainError, IntegrationNotConfigured, InvalidOAuthState, NotFound, ValidationFailed
+from voice_platform.models import OAuthState, PlatformTool, User, VoiceAgent
+from voice_platform.security import TokenInvalid, decrypt_text, encrypt_text, sign_payload, verify_signed_payload
+from voice_platform.services import tools as tool_service
+from voice_platform.services.rbac import require
+from voice_platform.settings import get_settings
+
+log = logging.getLogger(__name__)
+STATE_PURPOSE = "oauth_state"
+NOT_CONFIGURED = "Google sign-in is not configured: set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET on the server."
+
+
+class OAuthProviderError(DomainError):
+    """Google refused the exchange (bad code, user denied): the browser is sent back with a message."""
+
+    status_code = 502
+
+
+@dataclass(frozen=True)
+class ConnectedAccount:
+    agent_id: uuid.UUID
+    tool_name: str
+    account: str | None
+    agent_tool_id: uuid.UUID
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _google_tool(session: Session, tool_name: str) -> PlatformTool:
+    if "\x00" in tool_name:
+        raise NotFound("Tool not found")
+    tool = session.exec(select(PlatformTool).where(PlatformTool.name == tool_name)).first()
+    if tool is None or not tool.is_active:
+        raise NotFound("Tool not found")
+    if not tool.requires_auth or tool.auth_type != "oauth2" or (tool.auth_config or {}).get("provider") != "google":
+        raise ValidationFailed(f"{tool_name} does not connect to a Google account", field="tool_name")
+    return tool
+
+
+def _flow(scopes: list[str], *, state: str | None = None, code_verifier: str | None = None):
+    from google_auth_oauthlib.flow import Flow
+
+    from voice_platform.tools.google_client import client_config
+
+    settings = get_settings()
+    return Flow.from_client_config(
+        client_config(), scopes=scopes, state=state, redirect_uri=settings.oauth_redirect_uri,
+        code_verifier=code_verifier, autogenerate_code_verifier=code_verifier is None,
+    )
+
+
+def start_authorization(session: Session, actor: User, agent_id: uuid.UUID, tool_name: str) -> str:
+    """The Google consent URL for this user to connect ``tool_name`` on this agent."""
+    agent = session.get(VoiceAgent, agent_id)
+    if agent is None:
+        raise NotFound(tool_service.AGENT_NOT_FOUND)
+    require(session, actor, "tool:configure", agent.organization_id, not_found=tool_service.AGENT_NOT_FOUND)
+    tool = _google_tool(session, tool_name)
+    settings = get_settings()
+    if not settings.google_oauth_configured:
+        raise IntegrationNotConfigured(NOT_CONFIGURED)
+    session.execute(delete(OAuthState).where(OAuthState.expires_at < _now() - timedelta(days=1)))  # housekeeping
+    nonce = secrets.token_urlsafe(32)
+    ttl = settings.oauth_state_ttl_seconds
+    state = sign_payload(
+        {"nonce": nonce, "uid": str(actor.id), "aid": str(agent.id), "tool": tool.name}, minutes=ttl / 60, purpose=STATE_PURPOSE
+    )
+    flow = _flow(list(tool.auth_config.get("scopes", [])), state=state)
+    url, _ = flow.authorization_url(access_type="offline", prompt="consent", include_granted_scopes="true")
+    session.add(OAuthState(
+        nonce=nonce, user_id=actor.id, agent_id=agent.id, tool_name=tool.name,
+        code_verifier_encrypted=encrypt_text(flow.code_verifier), expires_at=_now() + timedelta(seconds=ttl),
+    ))
+    session.flush()
+    return url
+
+
+def agent_id_from_state(state: str | None) -> uuid.UUID | None:
+    """For the error redirect only: the agent a *validly signed* state names, else None."""
+    try:
+        return uuid.UUID(verify_signed_payload(state or "", purpose=STATE_PURPOSE)["aid"])
+    except (TokenInvalid, KeyError, ValueError):
+        return None
+
+
+def consume_state(session: Session, state: str | None) -> tuple[OAuthState, dict]:
+    """Verify signature, expiry, purpose and binding, then burn the nonce. Raises InvalidOAuthState."""
+    try:
+        claims = verify_signed_payload(state or "", purpose=STATE_PURPOSE)
+        nonce, uid, aid, tool_name = claims["nonce"], uuid.UUID(claims["uid"]), uuid.UUID(claims["aid"]), claims["tool"]
+    except (TokenInvalid, KeyError, ValueError, TypeError) as exc:
+        raise InvalidOAuthState("The sign-in link is invalid or has expired; start again from the dashboard.") from exc
+    burned = session.execute(
+        update(OAuthState)
+        .where(
+            OAuthState.nonce == nonce, OAuthState.consumed_at.is_(None), OAuthState.expires_at > _now(),
+            OAuthState.user_id == uid, OAuthState.agent_id == aid, OAuthState.tool_name == tool_name,
+        )
+        .values(consumed_at=_now())
+    )
+    if burned.rowcount != 1:
+        raise InvalidOAuthState("The sign-in link was already used, has expired or does not belong to you.")
+    row = session.get(OAuthState, nonce)
+    session.refresh(row)
+    return row, claims
+
+
+def complete_authorization(session: Session, state: str | None, code: str | None) -> ConnectedAccount:
+    """Exchange the code and store the tokens (encrypted) on the agent's attachment.
+
+    InvalidOAuthState: nothing may happen (the API answers 400 and rolls back).
+    OAuthProviderError: the state is burned (the caller commits), no token stored.
+    """
+    row, _claims = consume_state(session, state)
+    actor = session.get(User, row.user_id)
+    agent = session.get(VoiceAgent, row.agent_id)
+    if actor is None or agent is None or not actor.is_active:
+        raise InvalidOAuthState("The sign-in link does not belong to an active user and agent.")
+    try:  # the user may have lost the right since starting
+        require(session, actor, "tool:configure", agent.organization_id, not_found=tool_service.AGENT_NOT_FOUND)
+    except DomainError as exc:
+        raise InvalidOAuthState("You may no longer configure this agent's tools.") from exc
+    tool = _google_tool(session, row.tool_name)
+    if not get_settings().google_oauth_configured:
+        raise IntegrationNotConfigured(NOT_CONFIGURED)
+    if not code:
+        raise OAuthProviderError("Google did not return an authorization code.")
+    tokens, account = _exchange(list(tool.auth_config.get("scopes", [])), state or "", row, code)
+    agent_tool = tool_service.store_oauth_tokens(session, agent.id, tool, tokens, account)
+    return ConnectedAccount(agent.id, tool.name, account, agent_tool.id)
+
+
+def _exchange(scopes: list[str], state: str, row: OAuthState, code: str) -> tuple[dict, str | None]:
+    from oauthlib.oauth2.rfc6749.errors import OAuth2Error
+    from requests import RequestException
+
+    from voice_platform.tools.google_client import tokens_from_credentials
+
+    verifier = decrypt_text(row.code_verifier_encrypted) if row.code_verifier_encrypted else None
+    flow = _flow(scopes, state=state, code_verifier=verifier)
+    try:
+        flow.fetch_token(code=code)
+    except (OAuth2Error, RequestException, ValueError, Warning) as exc:
+        log.warning("google token exchange failed: %s", exc.__class__.__name__)
+        raise OAuthProviderError("Google refused the connection; please try again.") from exc
+    creds = flow.credentials
+    if not creds.refresh_token:
+        raise OAuthProviderError("Google did not grant offline access; please try again and accept all permissions.")
+    return tokens_from_credentials(creds), _account_email(creds)
+
+
+def _account_email(creds) -> str | None:
+    """The primary calendar's id is the account's e-mail; asked over the authenticated API, not from an unverified id_token."""
+    from googleapiclient.errors import HttpError
+
+    from voice_platform.tools.google_client import calendar_service
+
+    try:
+        return calendar_service(creds).calendars().get(calendarId="primary").execute().get("id")
+    except (HttpError, OSError) as exc:
+        log.warning("could not read the connected Google account: %s", exc.__class__.__name__)
+        return None
+
+
+def revoke_tokens(tokens: dict | None) -> None:
+    """Best effort: tell Google to drop the grant when an admin disconnects."""
+    token = (tokens or {}).get("refresh_token") or (tokens or {}).get("token")
+    if not token:
+        return
+    import requests
+
+    try:
+        requests.post(get_settings().google_revoke_uri, data={"token": token}, timeout=5)
+    except requests.RequestException as exc:
+        log.warning("google token revocation failed: %s", exc.__class__.__name__)

@@ -1,0 +1,36 @@
+"""Key rotation for secrets at rest.
+
+Put the new Fernet key first in ENCRYPTION_KEYS (keep the old ones after it), run
+``make rotate-keys``, then drop the old keys: every ciphertext we own is
+re-encrypted under the newest key in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from voice_platform.models import AgentTool, OAuthState
+from voice_platform.security import rotate_ciphertext
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    agent_tools: int
+    oauth_states: int
+
+
+def rotate_all(session: Session) -> RotationReport:
+    tools = 0
+    for row in session.exec(select(AgentTool).where(AgentTool.sensitive_config.is_not(None)).with_for_update()).all():
+        row.sensitive_config = rotate_ciphertext(row.sensitive_config)
+        session.add(row)
+        tools += 1
+    states = 0
+    for row in session.exec(select(OAuthState).where(OAuthState.code_verifier_encrypted.is_not(None)).with_for_update()).all():
+        row.code_verifier_encrypted = rotate_ciphertext(row.code_verifier_encrypted)
+        session.add(row)
+        states += 1
+    session.flush()
+    return RotationReport(agent_tools=tools, oauth_states=states)

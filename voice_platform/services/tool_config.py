@@ -1,0 +1,141 @@
+"""Pure helpers for tool configuration: JSON-Schema validation and function views.
+
+Kept apart from ``services/tools.py`` so the rules about *data* (what a valid
+config is, which functions a tool has) can be read and tested without a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from voice_platform.errors import ValidationFailed
+
+
+@dataclass(frozen=True)
+class ParamView:
+    name: str
+    type: str
+    required: bool
+    default: Any = None
+    has_default: bool = False
+    description: str = ""
+    enum: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FunctionView:
+    name: str
+    description: str
+    parameters: list[ParamView]
+    enabled: bool = True
+
+
+def function_names(tool_functions_schema: dict[str, Any] | None) -> list[str]:
+    return [f["name"] for f in (tool_functions_schema or {}).get("functions", [])]
+
+
+def _type_of(prop: dict[str, Any]) -> tuple[str, list[Any]]:
+    """A readable type for LiveKit/pydantic schemas: Optional[int] is anyOf[int, null], Literal is enum."""
+    if "enum" in prop:
+        return prop.get("type", "string"), list(prop["enum"])
+    if "const" in prop:
+        return prop.get("type", "string"), [prop["const"]]
+    if "anyOf" in prop:
+        parts = [_type_of(p) for p in prop["anyOf"] if p.get("type") != "null"]
+        optional = len(parts) != len(prop["anyOf"])
+        names = " | ".join(p[0] for p in parts) or "null"
+        enum = [v for p in parts for v in p[1]]
+        return (names + (" | null" if optional else "")), enum
+    if prop.get("type") == "array":
+        inner = _type_of(prop.get("items", {}))[0] if prop.get("items") else "any"
+        return f"array of {inner}", []
+    return str(prop.get("type", "any")), []
+
+
+def function_views(tool_functions_schema: dict[str, Any] | None, unselected: list[str]) -> list[FunctionView]:
+    views = []
+    for fn in (tool_functions_schema or {}).get("functions", []):
+        params = fn.get("parameters") or {}
+        required = set(params.get("required", []))
+        plist = []
+        for name, prop in (params.get("properties") or {}).items():
+            typ, enum = _type_of(prop)
+            plist.append(ParamView(
+                name=name, type=typ, required=name in required, default=prop.get("default"),
+                has_default="default" in prop, description=(prop.get("description") or "").strip(), enum=enum,
+            ))
+        views.append(FunctionView(fn["name"], (fn.get("description") or "").strip(), plist, fn["name"] not in unselected))
+    return views
+
+
+def _nul_path(value: Any, path: str) -> str | None:
+    """PostgreSQL text and JSONB cannot hold NUL characters: find one before the database does."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _nul_path(k, path) or _nul_path(v, str(k) if path == "config" else path)
+            if found:
+                return found
+    if isinstance(value, list):
+        for v in value:
+            found = _nul_path(v, path)
+            if found:
+                return found
+    return None
+
+
+def reject_nul(value: Any, field_name: str) -> None:
+    found = _nul_path(value, field_name)
+    if found:
+        raise ValidationFailed(f"{found}: text may not contain NUL characters", field=found)
+
+
+def _failing_field(error) -> str | None:
+    if error.path:
+        return str(error.path[0])
+    if error.validator == "required":
+        missing = [r for r in error.validator_value if r not in (error.instance or {})]
+        return missing[0] if missing else None
+    if error.validator == "additionalProperties":
+        allowed = set(error.schema.get("properties", {}))
+        extra = [k for k in (error.instance or {}) if k not in allowed]
+        return extra[0] if extra else None
+    return None
+
+
+def clean_config(
+    schema: dict[str, Any], secret_fields: list[str], incoming: dict[str, Any], stored_secrets: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split ``incoming`` into plain config and secrets, validate the whole, return both.
+
+    Plain config is replaced by what is sent. A secret key sent with a value
+    replaces the stored one, sent as None/"" clears it, left out keeps it — so a
+    form that never shows secrets can still save. Error messages never echo a
+    secret's value.
+    """
+    if not isinstance(incoming, dict):
+        raise ValidationFailed("config must be an object", field="config")
+    reject_nul(incoming, "config")
+    config = {k: v for k, v in incoming.items() if k not in secret_fields and v is not None}
+    secrets = dict(stored_secrets)
+    for key in secret_fields:
+        if key in incoming:
+            if incoming[key] in (None, ""):
+                secrets.pop(key, None)
+            else:
+                secrets[key] = incoming[key]
+    candidate = {**config, **{k: secrets[k] for k in secret_fields if k in secrets}}
+    error = best_match(Draft202012Validator(schema or {}).iter_errors(candidate))
+    if error is not None:
+        name = _failing_field(error)
+        if name in secret_fields:
+            message = f"{name}: this value is not valid"
+        else:
+            message = f"{name}: {error.message}" if name else error.message
+        raise ValidationFailed(message, field=name or "config")
+    return config, secrets

@@ -1,0 +1,99 @@
+"""Builds what an agent may call: its enabled tools, configured and holding their secrets.
+
+The worker calls ``assemble_agent_tools(agent_id)`` once per call, passes
+``.function_tools`` to ``Agent(tools=...)`` and ``.userdata`` to
+``AgentSession(userdata=...)``; a tool reaches its own runtime through
+``context.userdata.tool_runtimes[name]``. Only enabled attachments of active
+catalogue tools count, switched-off functions are left out (the model never sees
+them), and stale names in ``unselected_functions`` match nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from livekit.agents.llm import FunctionTool, RawFunctionTool
+from sqlmodel import Session, select
+
+from voice_platform.db import session_scope
+from voice_platform.models import AgentTool, PlatformTool
+from voice_platform.security import TokenInvalid, decrypt_json
+from voice_platform.services import tools as tool_service
+from voice_platform.tools.base import BaseTool, ToolRuntime
+from voice_platform.tools.registry import ToolRegistry, default_registry
+
+log = logging.getLogger(__name__)
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+
+@dataclass
+class Userdata:
+    """Per-call data reached from any tool as ``context.userdata``."""
+
+    agent_id: uuid.UUID
+    tool_runtimes: dict[str, ToolRuntime] = field(default_factory=dict)
+    call_session_id: uuid.UUID | None = None
+
+
+@dataclass
+class AssembledTools:
+    userdata: Userdata
+    instances: dict[str, BaseTool]
+    function_tools: list[FunctionTool | RawFunctionTool]
+
+    @property
+    def function_names(self) -> list[str]:
+        return sorted(t.info.name for t in self.function_tools)
+
+
+def _persister(agent_tool_id: uuid.UUID, session_factory: SessionFactory) -> Callable[[dict[str, Any]], None]:
+    """Refreshed OAuth tokens are written back in their own short transaction."""
+
+    def persist(secrets: dict[str, Any]) -> None:
+        with session_factory() as session:
+            tool_service.store_tool_secrets(session, agent_tool_id, secrets)
+
+    return persist
+
+
+def assemble_agent_tools(
+    agent_id: uuid.UUID,
+    *,
+    session_factory: SessionFactory = session_scope,
+    registry: ToolRegistry = default_registry,
+) -> AssembledTools:
+    with session_factory() as session:
+        rows = session.exec(
+            select(AgentTool, PlatformTool)
+            .join(PlatformTool, PlatformTool.id == AgentTool.tool_id)
+            .where(AgentTool.agent_id == agent_id, AgentTool.is_enabled == True, PlatformTool.is_active == True)  # noqa: E712
+            .order_by(PlatformTool.name)
+        ).all()
+        loaded = [(at.id, tool.name, dict(at.config or {}), at.sensitive_config, list(at.unselected_functions or [])) for at, tool in rows]
+    userdata = Userdata(agent_id=agent_id)
+    instances: dict[str, BaseTool] = {}
+    functions: list[FunctionTool | RawFunctionTool] = []
+    for agent_tool_id, name, config, ciphertext, unselected in loaded:
+        cls = registry.get_tool_class(name)
+        if cls is None:  # in the DB but not in this worker's code (deploy skew): skip, never crash
+            log.warning("agent %s has tool %s which this worker does not implement", agent_id, name)
+            continue
+        try:
+            secrets = decrypt_json(ciphertext)
+        except TokenInvalid:
+            log.error("secrets of agent_tool %s cannot be decrypted; the tool runs without them", agent_tool_id)
+            secrets = {}
+        runtime = ToolRuntime(
+            tool_name=name, agent_tool_id=str(agent_tool_id), config=config, secrets=secrets,
+            persist_secrets=_persister(agent_tool_id, session_factory),
+        )
+        instance = cls(runtime)
+        userdata.tool_runtimes[name] = runtime
+        instances[name] = instance
+        functions.extend(registry.get_tool_functions(name, instance, unselected))
+    return AssembledTools(userdata=userdata, instances=instances, function_tools=functions)
