@@ -1,0 +1,172 @@
+"""The real app (``reflex run --env prod``) on the run's test database, and a real chromium.
+
+Reflex 0.10 in prod mode serves the compiled frontend, its websocket and our
+FastAPI routes on ONE port, so the app is one subprocess on one free port. The
+first run builds ``.web`` (bun install + vite build: minutes); later runs reuse
+it and only recompile the pages (seconds).
+
+Chromium is Debian's (/usr/bin/chromium); ``playwright install`` is never run.
+Without it the browser tests skip, unless REQUIRE_BROWSER=1 makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+START_DEADLINE_S = float(os.environ.get("E2E_START_DEADLINE", "900"))
+PASSWORD = "correct horse battery"
+
+
+def _browser_required() -> bool:
+    return os.environ.get("REQUIRE_BROWSER", "").lower() in {"1", "true", "yes"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+    except Exception:
+        return False
+
+
+@dataclass
+class LiveApp:
+    base_url: str
+    log_path: Path
+    startup_seconds: float
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        if _browser_required():
+            pytest.fail(f"REQUIRE_BROWSER is set but {CHROMIUM} does not exist")
+        pytest.skip(f"{CHROMIUM} not found; browser tests skipped (set REQUIRE_BROWSER=1 to fail instead)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def live_app(chromium_path, test_database) -> Iterator[LiveApp]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / "e2e-app.log"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database.url,
+        "REFLEX_BUN_PATH": str(ROOT / ".tools/node_modules/bun/bin/bun.exe"),
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "REFLEX_CHECK_LATEST_VERSION": "0",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "API_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    command = [str(ROOT / ".venv/bin/reflex"), "run", "--env", "prod",
+               "--frontend-port", str(port), "--backend-port", str(port), "--backend-host", "127.0.0.1"]
+    started = time.monotonic()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = started + START_DEADLINE_S
+        while not (_answers(base + "/ping") and _answers(base + "/signin")):
+            if proc.poll() is not None:
+                pytest.fail(f"reflex exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"app not ready after {START_DEADLINE_S:.0f}s:\n{log_path.read_text()[-4000:]}")
+            time.sleep(0.5)  # polling interval, bounded by the deadline above
+        app = LiveApp(base_url=base, log_path=log_path, startup_seconds=time.monotonic() - started)
+        print(f"\n[e2e] app ready on {base} after {app.startup_seconds:.1f}s (compile + build + start)")
+        yield app
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """The whole process group: reflex forks uvicorn/granian workers."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    """Module-scoped on purpose: Playwright's sync API keeps an asyncio loop running
+    in the main thread, and pytest-asyncio tests collected after tests/e2e fail with
+    "coroutine was never awaited" while it lives."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture()
+def page(browser, live_app, request):
+    """A fresh browser context per test (empty localStorage = signed out)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=live_app.base_url)
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    yield pg
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
+        pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    context.close()
+
+
+def route(path: str) -> re.Pattern[str]:
+    """Reflex's prod build redirects /agents to /agents/; match either."""
+    return re.compile(r"^https?://[^/]+" + re.escape(path.rstrip("/")) + r"/?(\?.*)?$")
+
+
+def wait_hydrated(pg) -> None:
+    pg.locator('[data-hydrated="true"]').first.wait_for()
+
+
+def sign_in(pg, email: str, password: str = PASSWORD) -> None:
+    pg.goto("/signin")
+    wait_hydrated(pg)
+    pg.get_by_label("E-mail").fill(email)
+    pg.get_by_label("Password").fill(password)
+    pg.get_by_role("button", name="Sign in").click()
+    pg.wait_for_url(route("/agents"))
+    wait_hydrated(pg)

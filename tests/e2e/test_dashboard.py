@@ -1,0 +1,107 @@
+"""The dashboard shell in a real browser against the real app and database."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import PASSWORD, route, sign_in, wait_hydrated
+
+pytestmark = pytest.mark.e2e
+
+
+def _email(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def _phone() -> str:
+    return "+1415" + str(uuid.uuid4().int)[:7]
+
+
+def _account(org_name: str):
+    """An account made through the service, as if it had signed up earlier."""
+    from voice_platform.db import session_scope
+    from voice_platform.services import auth
+
+    email = _email("e2e")
+    with session_scope() as session:
+        signed, org = auth.signup(session, email=email, password=PASSWORD, organization_name=org_name)
+        return email, signed.user, org.id
+
+
+def test_sign_up_create_agent_and_see_it_listed(page):
+    page.goto("/signup")
+    wait_hydrated(page)
+    page.get_by_label("Full name").fill("Grace Hopper")
+    page.get_by_label("E-mail").fill(_email("signup"))
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Organization").fill("Hopper Dental")
+    page.get_by_role("button", name="Create account").click()
+
+    page.wait_for_url(route("/agents"))
+    expect(page.get_by_text("No agents yet")).to_be_visible()
+    expect(page.get_by_label("Organization")).to_contain_text("Hopper Dental")
+
+    page.get_by_role("button", name="New agent").first.click()
+    page.wait_for_url(route("/agents/new"))
+    phone = _phone()
+    page.get_by_label("Name", exact=True).fill("Reception")
+    page.get_by_label("Phone number").fill(phone)
+    page.get_by_label("Greeting").fill("Hello, Hopper Dental, how can I help?")
+    page.get_by_label("Voice").click()
+    page.get_by_role("option", name="Kore").click()
+    page.get_by_role("button", name="Create agent").click()
+
+    page.wait_for_url(route("/agents"))
+    row = page.get_by_test_id("agent-row").filter(has_text="Reception")
+    expect(row).to_contain_text(phone)
+    expect(row).to_contain_text("Kore")
+    expect(row).to_contain_text("Active")
+
+    page.reload()  # it is stored, not just in the page's state
+    expect(page.get_by_test_id("agent-row").filter(has_text="Reception")).to_contain_text(phone)
+
+
+def test_signed_out_visitor_is_sent_to_sign_in(page):
+    page.goto("/agents")
+    page.wait_for_url(route("/signin?next=/agents"))
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+def test_invalid_phone_number_shows_the_service_message_next_to_the_field(page):
+    from voice_platform.errors import ValidationFailed
+    from voice_platform.services import validation
+
+    with pytest.raises(ValidationFailed) as expected:
+        validation.phone_e164("12345")
+
+    email, _user, _org = _account("Validation Org")
+    sign_in(page, email)
+    page.goto("/agents/new")
+    wait_hydrated(page)
+    page.get_by_label("Name", exact=True).fill("Night line")
+    page.get_by_label("Phone number").fill("12345")
+    page.get_by_role("button", name="Create agent").click()
+
+    error = page.get_by_test_id("error-phone_number")
+    expect(error).to_have_text(expected.value.message)
+    expect(page.get_by_label("Phone number")).to_have_attribute("aria-invalid", "true")
+    expect(page).to_have_url(route("/agents/new"))
+
+
+def test_another_organizations_agent_is_not_found(page):
+    from voice_platform.db import session_scope
+    from voice_platform.services import agents
+
+    _other_email, other_user, other_org = _account("Other Org")
+    with session_scope() as session:
+        foreign = agents.create_agent(session, other_user, other_org, {"name": "Secret agent", "phone_number": _phone()})
+        foreign_id = foreign.id
+
+    email, _user, _org = _account("Own Org")
+    sign_in(page, email)
+    page.goto(f"/agents/{foreign_id}")
+    expect(page.get_by_test_id("not-found")).to_be_visible()
+    expect(page.get_by_text("Secret agent")).to_have_count(0)

@@ -1,0 +1,27 @@
+"""Every route of the dashboard, registered in one place.
+
+To add a page (e.g. issue 8's tools page): write ``pages/agent_tools.py`` with a
+``page()`` built from ``components.signed_in_page``, and add one line here::
+
+    app.add_page(agent_tools.page, route="/agents/[agent_id]/tools", title=..., on_load=ToolsState.load)
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from voice_platform.pages import agent_form, agents, index, signin, signup
+from voice_platform.state import AgentFormState, AgentsState, AuthState, SessionFormState
+
+TITLE = "Voiceline"
+
+
+def register_pages(app: rx.App) -> None:
+    app.add_page(index.page, route="/", title=TITLE, on_load=index.go_home)
+    app.add_page(signin.page, route="/signin", title=f"Sign in · {TITLE}", on_load=SessionFormState.redirect_if_signed_in)
+    app.add_page(signup.page, route="/signup", title=f"Create account · {TITLE}", on_load=SessionFormState.redirect_if_signed_in)
+    app.add_page(agents.page, route="/agents", title=f"Agents · {TITLE}", on_load=AgentsState.load)
+    app.add_page(agent_form.page, route="/agents/new", title=f"New agent · {TITLE}", on_load=AgentFormState.load)
+    app.add_page(agent_form.page, route="/agents/[agent_id]", title=f"Agent · {TITLE}", on_load=AgentFormState.load)
+    # Reflex 0.10: the 404 page is an ordinary add_page on the "404" route.
+    app.add_page(index.not_found_page, route="404", title=f"Not found · {TITLE}", on_load=AuthState.guard)

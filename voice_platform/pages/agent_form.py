@@ -1,0 +1,157 @@
+"""``/agents/new`` and ``/agents/[agent_id]``: one form, validated by services.agents."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from voice_platform.components import error_callout, not_found_state, page_header, page_skeleton, signed_in_page
+from voice_platform.components.fields import form_field, select_field, text_field
+from voice_platform.services.agents import MAX_GREETING, MODELS, VOICES
+from voice_platform.state import AgentFormState
+
+S = AgentFormState
+
+
+def section(title: str, description: str, *fields: rx.Component) -> rx.Component:
+    return rx.card(
+        rx.grid(
+            rx.vstack(
+                rx.heading(title, size="3", weight="medium"),
+                rx.text(description, size="2", color_scheme="gray"),
+                spacing="1",
+            ),
+            rx.vstack(*fields, spacing="4", width="100%"),
+            columns=rx.breakpoints(initial="1", md="3"),
+            spacing="6",
+            width="100%",
+            style={"& > :last-child": {"grid-column": rx.breakpoints(initial="auto", md="span 2")}},
+        ),
+        size="3",
+        width="100%",
+    )
+
+
+def active_switch() -> rx.Component:
+    return form_field(
+        "Status",
+        "is_active",
+        rx.hstack(
+            rx.switch(checked=S.is_active, on_change=S.set_is_active, aria_label="Active", size="2"),
+            rx.text(rx.cond(S.is_active, "Active — answers calls", "Paused — callers hear it is unavailable"), size="2"),
+            align="center",
+            spacing="3",
+        ),
+        S.errors,
+    )
+
+
+def delete_button() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(
+            rx.button(rx.icon("trash-2", size=16), "Delete agent", color_scheme="red", variant="soft",
+                      type="button", aria_label="Delete agent"),
+        ),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Delete this agent?"),
+            rx.alert_dialog.description(
+                "“" + S.values["name"].to(str) + "” will stop answering calls and its phone number is released. "
+                "This cannot be undone.",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray", aria_label="Cancel")),
+                rx.alert_dialog.action(
+                    rx.button("Delete", color_scheme="red", on_click=S.delete, aria_label="Confirm delete"),
+                ),
+                spacing="3",
+                justify="end",
+                margin_top="16px",
+            ),
+        ),
+    )
+
+
+def tools_button() -> rx.Component:
+    """Entry point of issue 8's /agents/[agent_id]/tools page."""
+    return rx.link(
+        rx.button(rx.icon("wrench", size=16), "Tools", variant="soft", size="3", type="button", aria_label="Tools"),
+        href="/agents/" + S.editing_id + "/tools",
+    )
+
+
+def agent_form() -> rx.Component:
+    v = S.values
+    return rx.form(
+        rx.vstack(
+            rx.cond(S.errors.contains(""), error_callout(S.errors[""])),
+            section(
+                "Identity",
+                "How the agent is named here and which number callers dial.",
+                text_field("Name", "name", S.errors, default_value=v["name"].to(str), placeholder="Front desk",
+                           required=True),
+                text_field("Phone number", "phone_number", S.errors, default_value=v["phone_number"].to(str),
+                           placeholder="+14155550100", hint="E.164 format: + country code and number. Unique across the platform."),
+                active_switch(),
+            ),
+            section(
+                "Conversation",
+                "What the agent knows and says first.",
+                text_field("System prompt", "system_prompt", S.errors, default_value=v["system_prompt"].to(str),
+                           placeholder="You are the friendly receptionist of …", multiline=True),
+                text_field("Greeting", "greeting", S.errors, default_value=v["greeting"].to(str),
+                           placeholder="Hello! How can I help you today?", hint=f"Up to {MAX_GREETING} characters."),
+            ),
+            section(
+                "Voice & model",
+                "The realtime model, its voice and the language it speaks.",
+                select_field("Voice", "voice", S.errors, VOICES, S.voice, S.set_voice),
+                select_field("Model", "model", S.errors, MODELS, S.model, S.set_model),
+                text_field("Language", "language", S.errors, default_value=v["language"].to(str),
+                           placeholder="en-US", hint="A language code such as en-US or fr."),
+            ),
+            rx.hstack(
+                rx.cond(~S.is_new & S.can_delete_agent, delete_button()),
+                rx.spacer(),
+                rx.link(rx.button("Cancel", variant="soft", color_scheme="gray", size="3", type="button",
+                                  aria_label="Cancel"), href="/agents"),
+                rx.button(
+                    rx.cond(S.is_new, "Create agent", "Save changes"),
+                    type="submit",
+                    size="3",
+                    disabled=~S.can_save,
+                    aria_label=rx.cond(S.is_new, "Create agent", "Save changes"),
+                ),
+                width="100%",
+                spacing="3",
+                align="center",
+            ),
+            spacing="5",
+            width="100%",
+        ),
+        on_submit=S.save,
+        key=S.form_key,
+        width="100%",
+    )
+
+
+def page() -> rx.Component:
+    return signed_in_page(
+        rx.cond(
+            S.loading,
+            rx.vstack(rx.skeleton(rx.box(height="40px", width="240px"), loading=True), rx.card(page_skeleton(6), width="100%"),
+                      spacing="5", width="100%"),
+            rx.cond(
+                S.not_found,
+                not_found_state("agent"),
+                rx.fragment(
+                    page_header(
+                        S.title,
+                        rx.cond(S.is_new, "Create a phone agent for " + S.org_name, "Edit this agent's behaviour and phone number."),
+                        rx.cond(~S.is_new, tools_button()),
+                        back_href="/agents",
+                        back_label="All agents",
+                    ),
+                    agent_form(),
+                ),
+            ),
+        ),
+    )

@@ -1,0 +1,223 @@
+"""The agents list and the agent form; both call ``services.agents`` only."""
+
+from __future__ import annotations
+
+import uuid
+
+import reflex as rx
+
+from voice_platform.db import session_scope
+from voice_platform.errors import DomainError, NotAuthenticated, NotFound
+from voice_platform.services import agents as agent_service
+from voice_platform.state.auth import HOME_ROUTE, AuthState
+
+PAGE_SIZE = 20
+DEFAULT_VOICE = "Puck"
+DEFAULT_LANGUAGE = "en-US"
+TEXT_FIELDS = ("name", "phone_number", "system_prompt", "greeting", "language")
+
+
+def agent_row(agent) -> dict[str, str | bool]:
+    """What a list row or the form needs, as plain JSON-able values."""
+    return {
+        "id": str(agent.id),
+        "name": agent.name,
+        "phone_number": agent.phone_number or "",
+        "system_prompt": agent.system_prompt or "",
+        "greeting": agent.greeting or "",
+        "voice": agent.voice or "",
+        "model": agent.model or "",
+        "language": agent.language or "",
+        "is_active": bool(agent.is_active),
+        "updated": agent.updated_at.strftime("%b %d, %Y") if getattr(agent, "updated_at", None) else "",
+    }
+
+
+class AgentsState(AuthState):
+    """One page of the current organization's agents."""
+
+    agents: list[dict[str, str | bool]] = []
+    total: int = 0
+    offset: int = 0
+    loading: bool = True
+    error: str = ""
+
+    @rx.var
+    def page_label(self) -> str:
+        if not self.total:
+            return ""
+        return f"{self.offset + 1}–{min(self.offset + PAGE_SIZE, self.total)} of {self.total}"
+
+    @rx.var
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+    @rx.var
+    def has_next(self) -> bool:
+        return self.offset + PAGE_SIZE < self.total
+
+    @rx.event
+    def load(self):
+        """on_load of /agents (after guard): the first page."""
+        self.offset = 0
+        self.loading = True
+        return self._fetch(refresh_session=True)
+
+    @rx.event
+    def next_page(self):
+        self.offset += PAGE_SIZE
+        return self._fetch()
+
+    @rx.event
+    def previous_page(self):
+        self.offset = max(0, self.offset - PAGE_SIZE)
+        return self._fetch()
+
+    def _fetch(self, refresh_session: bool = False):
+        self.error = ""
+        try:
+            with session_scope() as session:
+                user = self._current_user(session)
+                if refresh_session or not self.session_ready:
+                    self._load_session(session, user)
+                org = self._org_uuid()
+                if org is None:
+                    self.agents, self.total = [], 0
+                else:
+                    page = agent_service.list_agents(session, user, org, offset=self.offset, limit=PAGE_SIZE)
+                    self.agents = [agent_row(a) for a in page.items]
+                    self.total = page.total
+        except NotAuthenticated:
+            return self._signed_out()
+        except DomainError as exc:
+            self.agents, self.total, self.error = [], 0, exc.message
+        finally:
+            self.loading = False
+        return None
+
+
+class AgentFormState(AuthState):
+    """Create (/agents/new) or edit (/agents/[agent_id]) one agent.
+
+    The route's ``agent_id`` is a Reflex dynamic-route var on the root state
+    (shared with /agents/[agent_id]/tools); this state never defines its own.
+    """
+
+    editing_id: str = ""
+    values: dict[str, str] = {}
+    voice: str = DEFAULT_VOICE
+    model: str = agent_service.MODELS[0]
+    is_active: bool = True
+    errors: dict[str, str] = {}
+    loading: bool = True
+    saving: bool = False
+    not_found: bool = False
+    # Bumped after each load so uncontrolled inputs remount with fresh defaults.
+    form_key: int = 0
+
+    @rx.var
+    def is_new(self) -> bool:
+        return self.editing_id == ""
+
+    @rx.var
+    def title(self) -> str:
+        return "New agent" if self.editing_id == "" else (self.values.get("name") or "Agent")
+
+    @rx.var
+    def can_save(self) -> bool:
+        needed = "agent:create" if self.editing_id == "" else "agent:update"
+        return needed in self.permissions
+
+    def _reset_form(self) -> None:
+        self.values = {"name": "", "phone_number": "", "system_prompt": "", "greeting": "", "language": DEFAULT_LANGUAGE}
+        self.voice, self.model, self.is_active = DEFAULT_VOICE, agent_service.MODELS[0], True
+        self.errors, self.not_found, self.saving = {}, False, False
+
+    @rx.event
+    def load(self):
+        """on_load of /agents/new and /agents/[agent_id]."""
+        self._reset_form()
+        self.loading = True
+        # "" on /agents/new: the dynamic-route var is empty when the route has no such arg.
+        self.editing_id = getattr(self, "agent_id", "") or ""
+        try:
+            with session_scope() as session:
+                user = self._current_user(session)
+                if not self.editing_id:
+                    self._load_session(session, user)
+                    return None
+                try:
+                    agent = agent_service.get_agent(session, user, uuid.UUID(self.editing_id))
+                except ValueError:
+                    raise NotFound(agent_service.NOT_FOUND) from None
+                # Following a link to another of the user's orgs switches the switcher too.
+                self._load_session(session, user, prefer_org=str(agent.organization_id))
+                row = agent_row(agent)
+                self.values = {k: str(row[k]) for k in TEXT_FIELDS}
+                self.voice = str(row["voice"]) or DEFAULT_VOICE
+                self.model = str(row["model"]) or agent_service.MODELS[0]
+                self.is_active = bool(row["is_active"])
+        except NotAuthenticated:
+            return self._signed_out()
+        except NotFound:
+            self.not_found = True
+        except DomainError as exc:
+            self.errors = {"": exc.message}
+        finally:
+            self.loading = False
+            self.form_key += 1
+        return None
+
+    @rx.event
+    def set_voice(self, value: str):
+        self.voice = value
+
+    @rx.event
+    def set_model(self, value: str):
+        self.model = value
+
+    @rx.event
+    def set_is_active(self, value: bool):
+        self.is_active = value
+
+    @rx.event
+    def save(self, form: dict):
+        """The service validates; its message lands next to the field it names."""
+        data = {k: (form.get(k) or "") for k in TEXT_FIELDS}
+        data["phone_number"] = data["phone_number"].strip() or None
+        data.update(voice=self.voice, model=self.model, is_active=self.is_active)
+        self.values = {k: str(form.get(k) or "") for k in TEXT_FIELDS}
+        self.errors = {}
+        creating = self.editing_id == ""
+        try:
+            with session_scope() as session:
+                user = self._current_user(session)
+                if creating:
+                    org = self._org_uuid()
+                    if org is None:
+                        raise NotFound("Choose an organization first")
+                    agent = agent_service.create_agent(session, user, org, data)
+                else:
+                    agent = agent_service.update_agent(session, user, uuid.UUID(self.editing_id), data)
+                name = agent.name
+        except NotAuthenticated:
+            return self._signed_out()
+        except DomainError as exc:
+            self.errors = {exc.field or "": exc.message}
+            return rx.toast.error("Please fix the highlighted field" if exc.field else exc.message)
+        if creating:
+            return [rx.redirect(HOME_ROUTE), rx.toast.success(f"Agent “{name}” created")]
+        self.values = {**self.values, "name": name}
+        return rx.toast.success("Changes saved")
+
+    @rx.event
+    def delete(self):
+        try:
+            with session_scope() as session:
+                user = self._current_user(session)
+                agent_service.delete_agent(session, user, uuid.UUID(self.editing_id))
+        except NotAuthenticated:
+            return self._signed_out()
+        except DomainError as exc:
+            return rx.toast.error(exc.message)
+        return [rx.redirect(HOME_ROUTE), rx.toast.success("Agent deleted")]
