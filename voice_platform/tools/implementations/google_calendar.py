@@ -140,10 +140,7 @@ class GoogleCalendarTool(BaseTool):
             raise ToolError("I can only cancel appointments that I booked, and I could not find that one.")
         if event.get("status") == "cancelled":
             return {"cancelled": True, "event_id": event_id, "already_cancelled": True}
-        try:
-            await self._call(rt, lambda svc: svc.events().delete(calendarId=cal, eventId=event_id, sendUpdates="all").execute())
-        except ToolError:
-            raise
+        await self._call(rt, lambda svc: svc.events().delete(calendarId=cal, eventId=event_id, sendUpdates="all").execute())
         return {"cancelled": True, "event_id": event_id}
 
     # -- booking ------------------------------------------------------------
