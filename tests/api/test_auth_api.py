@@ -66,3 +66,12 @@ def test_token_algorithm_is_pinned(client):
     forged = jwt.encode(claims, "", algorithm="HS256").rsplit(".", 1)[0] + "."
     none_alg = client.get("/api/v1/auth/user", headers={"Authorization": f"Bearer {forged}"})
     assert none_alg.status_code == 401
+
+
+def test_nul_characters_are_client_errors_not_500(client):
+    assert client.post("/api/v1/auth/signin", json={"email": "a\x00@example.com", "password": "x"}).status_code == 401
+    r = client.post("/api/v1/auth/signup", json={"email": "nul@example.com", "password": "long enough", "full_name": "a\x00b"})
+    assert r.status_code == 422
+    actor = signup(client, "nul")
+    r = client.post("/api/v1/agents", json={"organization_id": actor.org_id, "name": "x\x00"}, headers=actor.headers)
+    assert r.status_code == 422

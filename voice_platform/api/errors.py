@@ -10,7 +10,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from voice_platform.errors import DomainError, NotAuthenticated, TooManyAttempts, ValidationFailed
 
@@ -41,6 +41,13 @@ async def _database_down(_request: Request, exc: OperationalError) -> JSONRespon
     return JSONResponse({"detail": "The database is unavailable; try again shortly"}, status_code=503)
 
 
+async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
+    """Last line of defence: a value the database cannot store is the client's input, not our crash."""
+    log.warning("database rejected a value: %s", exc.orig.__class__.__name__ if exc.orig else exc)
+    return JSONResponse({"detail": "A value in the request cannot be stored (e.g. a NUL character)"}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _database_down)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]

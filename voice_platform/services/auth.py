@@ -100,6 +100,9 @@ def signin(session: Session, *, email: str, password: str) -> SignedIn:
     """Same error, same work (one argon2 verify) for an unknown e-mail and a wrong password."""
     settings = get_settings()
     key = (email or "").strip().lower()[:320]
+    if "\x00" in key or "\x00" in (password or ""):
+        # PostgreSQL text cannot hold NUL; no account can match such input.
+        raise NotAuthenticated(INVALID_CREDENTIALS)
     _refuse_if_blocked(session, key)
     user = find_user_by_email(session, key) if key else None
     ok = security.verify_password(password or "", user.password_hash if user else None)

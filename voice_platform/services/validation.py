@@ -18,6 +18,8 @@ def text(value: object, field: str, *, max_length: int, required: bool = False, 
     if not isinstance(value, str):
         raise ValidationFailed(f"{field} must be text", field=field)
     value = value.strip()
+    if "\x00" in value:
+        raise ValidationFailed(f"{field} must not contain NUL characters", field=field)
     if required and not value:
         raise ValidationFailed(f"{field.replace('_', ' ').capitalize()} is required", field=field)
     if len(value) < min_length:
@@ -30,6 +32,8 @@ def text(value: object, field: str, *, max_length: int, required: bool = False, 
 def email(value: object, field: str = "email") -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationFailed("E-mail is required", field=field)
+    if "\x00" in value:
+        raise ValidationFailed("Invalid e-mail address", field=field)
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
