@@ -21,11 +21,18 @@ MATRIX: list[tuple[str, str, dict | None, int | None]] = [
     ("GET", "/api/v1/agents/{agent_id}", None, None),
     ("PUT", "/api/v1/agents/{agent_id}", {"name": "Hijacked"}, 403),
     ("DELETE", "/api/v1/agents/{agent_id}", None, 403),
+    ("POST", "/api/v1/tools/agent", {"agent_id": "{agent_id}", "tool_name": "Google_calendar"}, 403),
+    ("GET", "/api/v1/tools/agent/{agent_id}", None, None),
+    ("PUT", "/api/v1/tools/agent/{agent_tool_id}", {"is_enabled": False}, 403),
+    ("PUT", "/api/v1/tools/agent/{agent_tool_id}/functions/{function_name}", {"enabled": False}, 403),
+    ("DELETE", "/api/v1/tools/agent/{agent_tool_id}", None, 403),
+    ("DELETE", "/api/v1/tools/agent/{agent_tool_id}/connection", None, 403),
+    ("GET", "/api/v1/tools/auth/Google_calendar?agent_id={agent_id}", None, 403),
 ]
 
 SCOPED_PARAMS = ("{org_id}", "{agent_id}", "{agent_tool_id}", "{user_id}")
-# Tool endpoints have their own matrix in tests/tools; they are listed so the completeness check knows.
-COVERED_ELSEWHERE_PREFIXES = ("/api/v1/tools/",)
+# Scoped through the body or the query string rather than the path.
+SCOPED_ELSEWHERE = {("POST", "/api/v1/agents"), ("POST", "/api/v1/tools/agent"), ("GET", "/api/v1/tools/auth/{tool_name}")}
 
 
 def _fill(value, ctx: dict[str, str]):
@@ -44,11 +51,24 @@ def world(client):
     member = add_member(client, admin, "victim-member")
     outsider = signup(client, "outsider")
     agent = create_agent(client, admin)
+    from voice_platform.db import session_scope
+    from voice_platform.tools.registry import sync_with_db
+
+    with session_scope() as session:
+        sync_with_db(session)
+    # A second agent holds the attachment, so attaching to the first one stays a valid request.
+    holder = create_agent(client, admin, name="Holder")
+    attached = client.post(
+        "/api/v1/tools/agent", json={"agent_id": holder["id"], "tool_name": "Google_calendar"}, headers=admin.headers
+    )
+    assert attached.status_code == 201, attached.text
     ctx = {
         "org_id": admin.org_id,
         "agent_id": agent["id"],
         "admin_id": admin.user_id,
         "outsider_email": outsider.email,
+        "agent_tool_id": attached.json()["id"],
+        "function_name": "book_appointment",
     }
     return admin, member, outsider, ctx
 
@@ -80,13 +100,12 @@ def test_member_without_permission_gets_403(client, world, method, path, body, e
 
 def test_matrix_covers_every_scoped_endpoint(client):
     schema = client.get("/openapi.json").json()
-    listed = {(m, p) for m, p, _, _ in MATRIX}
+    listed = {(m, p.split("?")[0].replace("{admin_id}", "{user_id}")) for m, p, _, _ in MATRIX}
+    listed |= {(m, p) for m, p in SCOPED_ELSEWHERE}
     missing = []
     for path, ops in schema["paths"].items():
-        if path.startswith(COVERED_ELSEWHERE_PREFIXES):
-            continue
         for method in ops:
-            scoped = any(param in path for param in SCOPED_PARAMS)
-            if scoped and (method.upper(), path.replace("{user_id}", "{admin_id}")) not in listed:
+            scoped = any(param in path for param in SCOPED_PARAMS) or (method.upper(), path) in SCOPED_ELSEWHERE
+            if scoped and (method.upper(), path) not in listed:
                 missing.append(f"{method.upper()} {path}")
     assert missing == []
