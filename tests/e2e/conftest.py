@@ -19,6 +19,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,39 +70,74 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
+# --- issue 8 (agent tools page): the app talks to the loopback fake Google server -------
 @pytest.fixture(scope="session")
-def live_app(chromium_path, test_database) -> Iterator[LiveApp]:
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "e2e-app.log"
+def fake_google():
+    """tests/fakes/google_server.py for the whole run; its consent page approves at once."""
+    from tests.fakes.google_server import FakeGoogle
+
+    with FakeGoogle(account_email="frontdesk@example.com", idle_timeout=3600) as google:
+        yield google
+
+
+def _google_env(google) -> dict[str, str]:
+    # oauthlib refuses http:// endpoints unless told; the fake and our callback are loopback http.
+    return {**google.settings_env(), "OAUTHLIB_INSECURE_TRANSPORT": "1"}
+# --- end issue 8 ---------------------------------------------------------------------------
+
+
+@contextmanager
+def running_app(database_url: str, log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveApp]:
+    """``reflex run --env prod`` on a free port until the block ends (the reusable piece).
+
+    E2E_WEB_WORKDIR gives the run its own ``.web`` (REFLEX_WEB_WORKDIR): a prod
+    server serves its build from disk, so another ``reflex run`` rebuilding the
+    same ``.web`` with different pages (a colleague's tree, ``make run``) swaps
+    the hashed assets under it and the browser gets 404s.
+    """
     port = _free_port()
+    base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
-        "DATABASE_URL": test_database.url,
+        "DATABASE_URL": database_url,
         "REFLEX_BUN_PATH": str(ROOT / ".tools/node_modules/bun/bin/bun.exe"),
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "0",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "API_BASE_URL": f"http://127.0.0.1:{port}",
+        "PUBLIC_BASE_URL": base,
+        "API_BASE_URL": base,
+        **(extra_env or {}),
     }
+    if os.environ.get("E2E_WEB_WORKDIR"):
+        env["REFLEX_WEB_WORKDIR"] = os.environ["E2E_WEB_WORKDIR"]
     command = [str(ROOT / ".venv/bin/reflex"), "run", "--env", "prod",
                "--frontend-port", str(port), "--backend-port", str(port), "--backend-host", "127.0.0.1"]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
     try:
         deadline = started + START_DEADLINE_S
         while not (_answers(base + "/ping") and _answers(base + "/signin")):
             if proc.poll() is not None:
-                pytest.fail(f"reflex exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
+                raise RuntimeError(f"reflex exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
             if time.monotonic() > deadline:
-                pytest.fail(f"app not ready after {START_DEADLINE_S:.0f}s:\n{log_path.read_text()[-4000:]}")
+                raise RuntimeError(f"app not ready after {START_DEADLINE_S:.0f}s:\n{log_path.read_text()[-4000:]}")
             time.sleep(0.5)  # polling interval, bounded by the deadline above
         app = LiveApp(base_url=base, log_path=log_path, startup_seconds=time.monotonic() - started)
         print(f"\n[e2e] app ready on {base} after {app.startup_seconds:.1f}s (compile + build + start)")
         yield app
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def live_app(chromium_path, test_database) -> Iterator[LiveApp]:
+    """The app on the run's test database, shared by every browser test of the session."""
+    try:
+        with running_app(test_database.url, ARTIFACTS / "e2e-app.log") as app:
+            yield app
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 def _stop(proc: subprocess.Popen) -> None:

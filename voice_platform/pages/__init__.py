@@ -23,5 +23,7 @@ def register_pages(app: rx.App) -> None:
     app.add_page(agents.page, route="/agents", title=f"Agents · {TITLE}", on_load=AgentsState.load)
     app.add_page(agent_form.page, route="/agents/new", title=f"New agent · {TITLE}", on_load=AgentFormState.load)
     app.add_page(agent_form.page, route="/agents/[agent_id]", title=f"Agent · {TITLE}", on_load=AgentFormState.load)
+    from voice_platform.pages import agent_tools  # issue 8: the agent tools page
+    app.add_page(agent_tools.page, route="/agents/[agent_id]/tools", title=f"Tools · {TITLE}", on_load=agent_tools.S.load)
     # Reflex 0.10: the 404 page is an ordinary add_page on the "404" route.
     app.add_page(index.not_found_page, route="404", title=f"Not found · {TITLE}", on_load=AuthState.guard)
