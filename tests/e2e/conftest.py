@@ -131,10 +131,10 @@ def running_app(database_url: str, log_path: Path, extra_env: dict[str, str] | N
 
 
 @pytest.fixture(scope="session")
-def live_app(chromium_path, test_database) -> Iterator[LiveApp]:
+def live_app(chromium_path, test_database, fake_google) -> Iterator[LiveApp]:
     """The app on the run's test database, shared by every browser test of the session."""
     try:
-        with running_app(test_database.url, ARTIFACTS / "e2e-app.log") as app:
+        with running_app(test_database.url, ARTIFACTS / "e2e-app.log", _google_env(fake_google)) as app:  # issue 8: fake Google
             yield app
     except RuntimeError as exc:
         pytest.fail(str(exc))

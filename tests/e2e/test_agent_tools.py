@@ -212,3 +212,14 @@ def test_tool_switch_and_stale_function_names(page: Page, admin):
     expect(card(page, "book_appointment")).to_have_attribute("data-enabled", "false")
     expect(card(page, "book_appointment")).to_have_attribute("data-saving", "false")
     assert sorted(agent_tool_row(agent_id)[0]) == sorted([FUNCTION, "book_appointment"])
+
+
+def test_provider_error_comes_back_as_an_error_toast_once(page: Page, admin):
+    email, _org, agent_id = admin
+    attach(email, agent_id)
+    sign_in(page, email)
+    page.goto(f"/agents/{agent_id}/tools?oauth=error&message=Google+Calendar+was+not+connected%3A+access+was+declined.")
+    expect(page.get_by_text("Google Calendar was not connected: access was declined.")).to_be_visible()
+    page.wait_for_url(route(f"/agents/{agent_id}/tools"))  # the query is dropped: a reload does not repeat it
+    assert "oauth=" not in page.url
+    expect(page.get_by_text("No account connected")).to_be_visible()

@@ -1,19 +1,12 @@
 """Support for the agent tools page's browser tests and benchmark.
 
-``start_app`` runs the real app (``reflex run --env prod``) the way
-``tests/e2e/conftest.py`` does, plus extra environment (the loopback fake Google
-server's URLs), and yields its base URL. The data helpers act through the
-services, as a user who did these things earlier would have.
+``start_app`` runs the real app (``reflex run --env prod``) outside pytest (the
+benchmark) through the e2e conftest's ``running_app``. The data helpers act
+through the services, as a user who did these things earlier would have.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,69 +15,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
 TOOL = "Google_calendar"
-START_DEADLINE_S = float(os.environ.get("E2E_START_DEADLINE", "900"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return resp.status == 200
-    except Exception:
-        return False
 
 
 @contextmanager
 def start_app(database_url: str, log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """The production build on one free port; ``E2E_WEB_WORKDIR`` may give it its own ``.web``."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REFLEX_BUN_PATH": str(ROOT / ".tools/node_modules/bun/bin/bun.exe"),
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "REFLEX_CHECK_LATEST_VERSION": "0",
-        "PUBLIC_BASE_URL": base,
-        "API_BASE_URL": base,
-        **(extra_env or {}),
-    }
-    if os.environ.get("E2E_WEB_WORKDIR"):
-        env["REFLEX_WEB_WORKDIR"] = os.environ["E2E_WEB_WORKDIR"]
-    command = [str(ROOT / ".venv/bin/reflex"), "run", "--env", "prod", "--frontend-port", str(port),
-               "--backend-port", str(port), "--backend-host", "127.0.0.1"]
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + START_DEADLINE_S
-        while not (_answers(base + "/ping") and _answers(base + "/signin")):
-            if proc.poll() is not None:
-                raise RuntimeError(f"reflex exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"app not ready after {START_DEADLINE_S:.0f}s:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.5)  # polling interval of the start-up wait, bounded by the deadline
-        yield base
-    finally:
-        stop(proc)
+    """The production build on a free port (``tests/e2e/conftest.running_app``); yields its base URL."""
+    from tests.e2e.conftest import running_app
 
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
+    with running_app(database_url, log_path, extra_env) as app:
+        yield app.base_url
 
 
 # -- data, through the services ------------------------------------------------------------
