@@ -18,6 +18,7 @@ from voice_platform.startup import on_startup
 
 app = rx.App(
     api_transformer=create_app(),
+    stylesheets=["/styles.css"],
     # The theme is configured on the RadixThemesPlugin in rxconfig.py (App(theme=) is deprecated).
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )

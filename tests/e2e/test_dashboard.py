@@ -105,3 +105,47 @@ def test_another_organizations_agent_is_not_found(page):
     page.goto(f"/agents/{foreign_id}")
     expect(page.get_by_test_id("not-found")).to_be_visible()
     expect(page.get_by_text("Secret agent")).to_have_count(0)
+
+
+def test_organization_switcher_shows_that_organizations_agents_and_is_remembered(page):
+    from voice_platform.db import session_scope
+    from voice_platform.services import agents, organizations
+
+    email, user, _alpha = _account("Alpha Clinic")
+    with session_scope() as session:
+        beta = organizations.create_organization(session, user, name="Beta Bakery")
+        agents.create_agent(session, user, beta.id, {"name": "Order line", "phone_number": _phone()})
+
+    sign_in(page, email)
+    switcher = page.get_by_role("combobox", name="Organization")
+    expect(switcher).to_contain_text("Alpha Clinic")
+    expect(page.get_by_text("No agents yet")).to_be_visible()
+
+    switcher.click()
+    page.get_by_role("option", name="Beta Bakery").click()
+    expect(page.get_by_test_id("agent-row").filter(has_text="Order line")).to_be_visible()
+
+    page.reload()
+    wait_hydrated(page)
+    expect(page.get_by_role("combobox", name="Organization")).to_contain_text("Beta Bakery")
+    expect(page.get_by_test_id("agent-row")).to_have_count(1)
+
+
+def test_sign_out_revokes_the_session(page):
+    from voice_platform.db import session_scope
+    from voice_platform.services import auth
+
+    email, user, _org = _account("Sign-out Org")
+    sign_in(page, email)
+    token = page.evaluate("() => window.localStorage.getItem('vp_token')")
+    assert token, "the session token lives in localStorage under vp_token"
+    page.get_by_role("button", name="User menu").click()
+    page.get_by_role("menuitem", name="Sign out").click()
+    page.wait_for_url(route("/signin"))
+
+    assert page.evaluate("() => window.localStorage.getItem('vp_token')") in (None, "")
+    with session_scope() as session, pytest.raises(auth.NotAuthenticated):
+        auth.user_from_token(session, token)  # the old token is dead everywhere, not just forgotten here
+
+    page.goto("/agents")
+    page.wait_for_url(route("/signin?next=/agents"))

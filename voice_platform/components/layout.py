@@ -64,7 +64,8 @@ def nav_link(label: str, icon: str, href: str) -> rx.Component:
 
 def org_switcher() -> rx.Component:
     return rx.select.root(
-        rx.select.trigger(placeholder="Choose organization", variant="soft", aria_label="Organization", min_width="200px"),
+        rx.select.trigger(placeholder="Choose organization", variant="soft", aria_label="Organization",
+                          min_width=["0", "200px"], max_width=["150px", "280px"]),
         rx.select.content(
             rx.select.group(
                 rx.select.label("Organizations"),
@@ -140,13 +141,14 @@ def sidebar() -> rx.Component:
 
 def topbar() -> rx.Component:
     return rx.hstack(
-        rx.box(logo("3"), display=["block", "block", "none"]),
+        rx.link(logo("3"), href="/agents", underline="none", color="inherit", display=["block", "block", "none"],
+                aria_label="Home"),
         rx.spacer(),
         org_switcher(),
         user_menu(),
         align="center",
-        spacing="4",
-        padding_x="32px",
+        spacing=rx.breakpoints(initial="2", sm="4"),
+        padding_x=["12px", "24px", "32px"],
         height="64px",
         width="100%",
         border_bottom=f"1px solid {rx.color('gray', 4)}",

@@ -61,7 +61,7 @@ def agent_row(agent: rx.Var) -> rx.Component:
 
 def agents_table() -> rx.Component:
     return rx.card(
-        rx.table.root(
+        rx.box(rx.table.root(
             rx.table.header(
                 rx.table.row(
                     rx.table.column_header_cell("Agent"),
@@ -76,8 +76,9 @@ def agents_table() -> rx.Component:
             variant="ghost",
             size="2",
             width="100%",
+            min_width="640px",
             aria_label="Agents",
-        ),
+        ), overflow_x="auto", width="100%"),
         rx.hstack(
             rx.text(S.page_label, size="2", color_scheme="gray"),
             rx.spacer(),

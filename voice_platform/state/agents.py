@@ -15,6 +15,7 @@ PAGE_SIZE = 20
 DEFAULT_VOICE = "Puck"
 DEFAULT_LANGUAGE = "en-US"
 TEXT_FIELDS = ("name", "phone_number", "system_prompt", "greeting", "language")
+FORM_FIELDS = (*TEXT_FIELDS, "voice", "model")  # element ids on the form
 
 
 def agent_row(agent) -> dict[str, str | bool]:
@@ -204,7 +205,9 @@ class AgentFormState(AuthState):
             return self._signed_out()
         except DomainError as exc:
             self.errors = {exc.field or "": exc.message}
-            return rx.toast.error("Please fix the highlighted field" if exc.field else exc.message)
+            if exc.field in FORM_FIELDS:
+                return [rx.scroll_to(exc.field), rx.toast.error("Please fix the highlighted field")]
+            return rx.toast.error(exc.message)
         if creating:
             return [rx.redirect(HOME_ROUTE), rx.toast.success(f"Agent “{name}” created")]
         self.values = {**self.values, "name": name}
