@@ -149,3 +149,40 @@ def test_sign_out_revokes_the_session(page):
 
     page.goto("/agents")
     page.wait_for_url(route("/signin?next=/agents"))
+
+
+def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(page):
+    email, _user, _org = _account("Redirect Org")
+    page.goto("/signin?next=/agents/new")
+    wait_hydrated(page)
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(route("/agents/new"))
+
+    page.context.clear_cookies()
+    page.evaluate("() => window.localStorage.clear()")
+    page.goto("/signin?next=//evil.example/phish")
+    wait_hydrated(page)
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(route("/agents"))
+
+
+def test_member_without_update_permission_sees_the_agent_read_only(page):
+    from voice_platform.db import session_scope
+    from voice_platform.services import agents, organizations
+
+    _admin_email, admin, org = _account("Shared Org")
+    member_email, _member, _own = _account("Member's own org")
+    with session_scope() as session:
+        organizations.add_member(session, admin, org, email=member_email, role="member")
+        agent_id = agents.create_agent(session, admin, org, {"name": "Shared line", "phone_number": _phone()}).id
+
+    sign_in(page, member_email)
+    page.goto(f"/agents/{agent_id}")  # following the link switches to the agent's organization
+    expect(page.get_by_test_id("read-only")).to_be_visible()
+    expect(page.get_by_role("button", name="Save changes")).to_be_disabled()
+    expect(page.get_by_role("button", name="Delete agent")).to_have_count(0)
+    expect(page.get_by_role("combobox", name="Organization")).to_contain_text("Shared Org")

@@ -83,6 +83,11 @@ def agent_form() -> rx.Component:
     return rx.form(
         rx.vstack(
             rx.cond(S.errors.contains(""), error_callout(S.errors[""])),
+            rx.cond(
+                ~S.can_save,
+                rx.callout("Your role can view this agent but not change it.", icon="lock", color_scheme="gray",
+                           width="100%", data_testid="read-only"),
+            ),
             section(
                 "Identity",
                 "How the agent is named here and which number callers dial.",
