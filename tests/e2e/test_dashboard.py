@@ -160,8 +160,11 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(page):
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(route("/agents/new"))
 
-    page.context.clear_cookies()
-    page.evaluate("() => window.localStorage.clear()")
+    # Sign out properly: wiping localStorage by hand would not do, since Reflex keeps
+    # the tab's backend state (token included) keyed by its own per-tab client token.
+    page.get_by_role("button", name="User menu").click()
+    page.get_by_role("menuitem", name="Sign out").click()
+    page.wait_for_url(route("/signin"))
     page.goto("/signin?next=//evil.example/phish")
     wait_hydrated(page)
     page.get_by_label("E-mail").fill(email)
