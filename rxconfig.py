@@ -4,7 +4,7 @@ Reflex 0.10 quirks this file works around:
 
 * ``reflex run --env prod`` serves the compiled frontend *and* the backend on ONE
   port and refuses to start when ``frontend_port`` and ``backend_port`` differ.
-  So ``backend_port`` is passed only when BACKEND_PORT was set explicitly (then it
+  So ``backend_port`` is passed only when BACKEND_PORT is set (then it
   is meant for ``reflex run`` in dev mode, where the two ports differ); otherwise
   Reflex uses its default 8000 in dev and the frontend port in prod.
 * ``api_url`` is left to Reflex: it derives it from the port it actually serves on.
@@ -22,7 +22,7 @@ from voice_platform.settings import get_settings
 settings = get_settings()
 
 _ports = {"frontend_port": settings.frontend_port}
-if "backend_port" in settings.model_fields_set:
+if settings.backend_port is not None:
     _ports["backend_port"] = settings.backend_port
 
 config = rx.Config(

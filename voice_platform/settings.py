@@ -20,7 +20,8 @@ DEFAULT_SECRET_KEY = "change-me-development-only-secret-key"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    # env_ignore_empty: a blank line in .env (e.g. "GOOGLE_CLIENT_ID=") means "use the default".
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True)
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///data/voice_platform.db"
@@ -37,9 +38,12 @@ class Settings(BaseSettings):
     oauth_state_ttl_seconds: int = 600
 
     public_base_url: str = "http://localhost:3000"
-    api_base_url: str = "http://localhost:8000"
+    # Where Twilio and Google reach the backend. Empty: the same as PUBLIC_BASE_URL, which is
+    # right for `reflex run --env prod` (frontend, websocket and /api/v1 on one port).
+    api_base_url: str | None = None
     frontend_port: int = 3000
-    backend_port: int = 8000
+    # Only for `reflex run` in dev mode (separate ports); prod mode serves everything on FRONTEND_PORT.
+    backend_port: int | None = None
     redis_url: str | None = None
 
     bootstrap_admin_email: str = "admin@example.com"
@@ -105,7 +109,11 @@ class Settings(BaseSettings):
 
     @property
     def oauth_redirect_uri(self) -> str:
-        return self.api_base_url.rstrip("/") + "/api/v1/tools/callback"
+        return self.api_url + "/api/v1/tools/callback"
+
+    @property
+    def api_url(self) -> str:
+        return (self.api_base_url or self.public_base_url).rstrip("/")
 
 
 @lru_cache

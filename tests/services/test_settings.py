@@ -31,3 +31,18 @@ def test_env_example_documents_every_setting():
     text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
     missing = [name for name in Settings.model_fields if f"\n{name.upper()}=" not in text]
     assert missing == []
+
+
+def test_oauth_redirect_defaults_to_the_public_url_of_the_one_port_app():
+    settings = Settings(public_base_url="https://app.example.com/", _env_file=None)
+    assert settings.oauth_redirect_uri == "https://app.example.com/api/v1/tools/callback"
+    split = Settings(public_base_url="https://app.example.com", api_base_url="https://api.example.com", _env_file=None)
+    assert split.oauth_redirect_uri == "https://api.example.com/api/v1/tools/callback"
+
+
+def test_blank_values_in_env_mean_the_default(monkeypatch):
+    monkeypatch.setenv("BACKEND_PORT", "")
+    monkeypatch.setenv("ENCRYPTION_KEYS", "")
+    monkeypatch.setenv("GOOGLE_CLIENT_ID", "")
+    settings = Settings(_env_file=None)
+    assert settings.backend_port is None and settings.google_client_id is None and settings.encryption_keys == ""
