@@ -198,11 +198,12 @@ def wait_hydrated(pg) -> None:
     pg.locator('[data-hydrated="true"]').first.wait_for()
 
 
-def sign_in(pg, email: str, password: str = PASSWORD) -> None:
-    pg.goto("/signin")
+def sign_in(pg, email: str, password: str = PASSWORD, *, start: str = "/signin", lands_on: str = "/agents") -> None:
+    """Sign in from ``start`` (e.g. ``/signin?next=...``) and wait to land on ``lands_on``."""
+    pg.goto(start)
     wait_hydrated(pg)
     pg.get_by_label("E-mail").fill(email)
     pg.get_by_label("Password").fill(password)
     pg.get_by_role("button", name="Sign in").click()
-    pg.wait_for_url(route("/agents"))
+    pg.wait_for_url(route(lands_on))
     wait_hydrated(pg)

@@ -153,24 +153,14 @@ def test_sign_out_revokes_the_session(page):
 
 def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(page):
     email, _user, _org = _account("Redirect Org")
-    page.goto("/signin?next=/agents/new")
-    wait_hydrated(page)
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(route("/agents/new"))
+    sign_in(page, email, start="/signin?next=/agents/new", lands_on="/agents/new")
 
     # Sign out properly: wiping localStorage by hand would not do, since Reflex keeps
     # the tab's backend state (token included) keyed by its own per-tab client token.
     page.get_by_role("button", name="User menu").click()
     page.get_by_role("menuitem", name="Sign out").click()
     page.wait_for_url(route("/signin"))
-    page.goto("/signin?next=//evil.example/phish")
-    wait_hydrated(page)
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(route("/agents"))
+    sign_in(page, email, start="/signin?next=//evil.example/phish", lands_on="/agents")
 
 
 def test_member_without_update_permission_sees_the_agent_read_only(page):

@@ -237,6 +237,23 @@ def signed_in_page(*content: rx.Component) -> rx.Component:
     return rx.cond(AuthState.session_ready, app_layout(*content), loading_screen())
 
 
+def auth_form(*fields: rx.Component, on_submit) -> rx.Component:
+    """The stacked form of /signin and /signup."""
+    return rx.form(rx.vstack(*fields, spacing="4", width="100%"), on_submit=on_submit, width="100%")
+
+
+def auth_footer(prompt: str, link_text: str, href: str) -> rx.Component:
+    """"New here? Create an account" and its mirror on the other page."""
+    return rx.text(
+        prompt + " ",
+        rx.link(link_text, href=href, weight="medium"),
+        size="2",
+        color_scheme="gray",
+        text_align="center",
+        width="100%",
+    )
+
+
 def auth_card(title: str, subtitle: str, *content: rx.Component) -> rx.Component:
     """Centered card for /signin and /signup."""
     return rx.center(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from voice_platform.components import auth_card, error_callout, text_field
+from voice_platform.components import auth_card, auth_footer, auth_form, error_callout, text_field
 from voice_platform.state import SessionFormState
 
 S = SessionFormState
@@ -14,27 +14,15 @@ def page() -> rx.Component:
     return auth_card(
         "Welcome back",
         "Sign in to manage your voice agents.",
-        rx.form(
-            rx.vstack(
-                rx.cond(S.errors.contains(""), error_callout(S.errors[""])),
-                text_field("E-mail", "email", S.errors, type="email", placeholder="you@company.com",
-                           auto_complete="email", required=True, auto_focus=True),
-                text_field("Password", "password", S.errors, type="password", placeholder="Your password",
-                           auto_complete="current-password", required=True),
-                rx.button("Sign in", type="submit", size="3", width="100%", loading=S.submitting,
-                          aria_label="Sign in"),
-                spacing="4",
-                width="100%",
-            ),
+        auth_form(
+            rx.cond(S.errors.contains(""), error_callout(S.errors[""])),
+            text_field("E-mail", "email", S.errors, type="email", placeholder="you@company.com",
+                       auto_complete="email", required=True, auto_focus=True),
+            text_field("Password", "password", S.errors, type="password", placeholder="Your password",
+                       auto_complete="current-password", required=True),
+            rx.button("Sign in", type="submit", size="3", width="100%", loading=S.submitting,
+                      aria_label="Sign in"),
             on_submit=S.sign_in,
-            width="100%",
         ),
-        rx.text(
-            "New here? ",
-            rx.link("Create an account", href="/signup", weight="medium"),
-            size="2",
-            color_scheme="gray",
-            text_align="center",
-            width="100%",
-        ),
+        auth_footer("New here?", "Create an account", "/signup"),
     )
