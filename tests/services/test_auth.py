@@ -19,15 +19,19 @@ class _CountingContext:
         return getattr(self.inner, name)
 
 
-def test_unknown_email_and_wrong_password_do_the_same_work(session, monkeypatch):
-    auth.create_user(session, email="known@example.com", password="the right one")
+def test_unknown_email_and_wrong_password_do_the_same_work(test_database, monkeypatch):
+    from voice_platform.db import session_scope
+
+    # Committed first: sign-in records failures in its own transaction (SQLite allows one writer).
+    with session_scope() as session:
+        auth.create_user(session, email="known@example.com", password="the right one")
     counting = _CountingContext(security._pwd_context)
     monkeypatch.setattr(security, "_pwd_context", counting)
 
     errors = []
     for email in ("known@example.com", "unknown@example.com"):
         before = counting.verifications
-        with pytest.raises(NotAuthenticated) as exc:
+        with pytest.raises(NotAuthenticated) as exc, session_scope() as session:
             auth.signin(session, email=email, password="a wrong one")
         errors.append(exc.value.message)
         assert counting.verifications - before == 1, email
