@@ -15,7 +15,9 @@ from voice_platform.state.auth import HOME_ROUTE, AuthState
 def _safe_next(raw: str | None) -> str:
     """Only same-site paths: ``?next=//evil.example`` must not become an open redirect."""
     path = unquote(raw or "")
-    if path.startswith("/") and not path.startswith("//") and not path.startswith("/sign"):
+    # Browsers read "/\\host" as "//host" and drop tabs/newlines, so those never pass.
+    unsafe = "\\" in path or any(ord(c) < 32 or ord(c) == 127 for c in path)
+    if path.startswith("/") and not path.startswith("//") and not path.startswith("/sign") and not unsafe:
         return path
     return HOME_ROUTE
 
