@@ -241,7 +241,9 @@ class AgentToolsState(AuthState):
             toast = rx.toast.success if outcome == "success" else rx.toast.error
             events.append(toast(message or ("Connected." if outcome == "success" else "The connection failed.")))
             # A reload must not repeat the toast: drop the query from the address bar.
-            events.append(rx.call_script(f"window.history.replaceState(null, '', '/agents/{self.page_agent_id}/tools')"))
+            # The agent id comes from the address bar: JSON-quote it, never splice it into script.
+            path = json.dumps(f"/agents/{self.page_agent_id}/tools")
+            events.append(rx.call_script(f"window.history.replaceState(null, '', {path})"))
         return events
 
     def _ensure_session(self) -> None:
