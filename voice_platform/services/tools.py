@@ -117,6 +117,11 @@ def _attachment(session: Session, actor: User, agent_tool_id: uuid.UUID, permiss
     if agent_tool is None or agent is None:
         raise NotFound(AGENT_TOOL_NOT_FOUND)
     require(session, actor, permission, agent.organization_id, not_found=AGENT_TOOL_NOT_FOUND)
+    if permission == "tool:configure":  # writers read-modify-write the row: lock it, then re-read it
+        locked = select(AgentTool).where(AgentTool.id == agent_tool.id).with_for_update()
+        agent_tool = session.exec(locked.execution_options(populate_existing=True)).first()
+        if agent_tool is None:
+            raise NotFound(AGENT_TOOL_NOT_FOUND)
     return agent_tool, session.get(PlatformTool, agent_tool.tool_id)
 
 
