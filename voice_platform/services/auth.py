@@ -65,7 +65,10 @@ def create_user(
         is_platform_admin=is_platform_admin,
     )
     session.add(user)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent sign-up took the e-mail between check and insert
+        raise Conflict("An account with this e-mail already exists", field="email") from exc
     return user
 
 

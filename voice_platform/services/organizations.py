@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from voice_platform.errors import Conflict, NotFound, ValidationFailed
@@ -91,7 +92,10 @@ def add_member(session: Session, actor: User, org_id: uuid.UUID, *, email: str, 
         raise Conflict("This person is already a member", field="email")
     membership = Membership(user_id=user.id, organization_id=org_id, role_id=role_id(session, role))
     session.add(membership)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent add of the same person won
+        raise Conflict("This person is already a member", field="email") from exc
     return Member(user.id, user.email, user.full_name, role, membership.id)
 
 
