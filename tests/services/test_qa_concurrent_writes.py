@@ -69,3 +69,27 @@ def test_concurrent_adds_of_one_member(postgres):
 
     errors = _race(add, add)
     assert len(errors) == 1 and isinstance(errors[0], Conflict), errors
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(postgres):
+    from sqlmodel import select
+
+    from voice_platform.models import Membership
+    from voice_platform.services.rbac import ORG_ADMIN, role_id
+
+    with session_scope() as s:
+        first, org = auth_service.signup(s, email=f"a-{uuid.uuid4().hex[:8]}@example.com", password=PASSWORD)
+        second = auth_service.create_user(s, email=f"b-{uuid.uuid4().hex[:8]}@example.com", password=PASSWORD)
+        org_service.add_member(s, first.user, org.id, email=second.email, role=ORG_ADMIN)
+        a_id, b_id, org_id = first.user.id, second.id, org.id
+
+    def demote(actor_id, target_id):
+        def run(s):
+            org_service.change_member_role(s, auth_service.get_user(s, actor_id), org_id, target_id, role="member")
+        return run
+
+    errors = _race(demote(a_id, b_id), demote(b_id, a_id))
+    with session_scope() as s:
+        admins = s.exec(select(Membership).where(
+            Membership.organization_id == org_id, Membership.role_id == role_id(s, ORG_ADMIN))).all()
+    assert len(admins) == 1, errors

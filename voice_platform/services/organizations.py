@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -135,10 +134,9 @@ def _refuse_removing_last_admin(session: Session, org_id: uuid.UUID, membership:
     admin_role = role_id(session, ORG_ADMIN)
     if membership.role_id != admin_role:
         return
-    admins = session.exec(
-        select(func.count()).select_from(Membership).where(
-            Membership.organization_id == org_id, Membership.role_id == admin_role
-        )
-    ).one()
+    # Lock the org's admin rows: two admins demoting each other at once must not both pass.
+    admins = len(session.exec(
+        select(Membership.id).where(Membership.organization_id == org_id, Membership.role_id == admin_role).with_for_update()
+    ).all())
     if admins <= 1:
         raise ValidationFailed("An organization needs at least one org admin", field="role")
