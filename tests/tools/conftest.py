@@ -60,7 +60,8 @@ def attach(client, actor: Actor, agent_id: str, tool_name: str, **body) -> dict:
 
 
 def connect_google(client, actor: Actor, agent_id: str) -> dict:
-    """The browser's whole round trip: our auth URL → Google's consent → our callback → tools page."""
+    """The browser's whole round trip: our auth URL → Google's consent → our callback → the tools
+    page, which finishes as the signed-in user (here: the API's equivalent, POST /callback/complete)."""
     r = client.get("/api/v1/tools/auth/Google_calendar", params={"agent_id": agent_id}, headers=actor.headers)
     assert r.status_code == 200, r.text
     consent = requests.get(r.json()["auth_url"], allow_redirects=False, timeout=10)
@@ -69,4 +70,10 @@ def connect_google(client, actor: Actor, agent_id: str) -> dict:
     assert back.path == "/api/v1/tools/callback"
     params = {k: v[0] for k, v in parse_qs(back.query).items()}
     done = client.get("/api/v1/tools/callback", params=params, follow_redirects=False)
-    return {"response": done, "params": params}
+    complete = None
+    if done.status_code == 303:
+        handed = {k: v[0] for k, v in parse_qs(urlparse(done.headers["location"]).query).items()}
+        if handed.get("oauth") == "connect":
+            body = {"state": handed["state"], "code": handed["code"]}
+            complete = client.post("/api/v1/tools/callback/complete", json=body, headers=actor.headers)
+    return {"response": done, "params": params, "complete": complete}

@@ -36,13 +36,16 @@ def test_auth_url_asks_offline_consent_with_pkce(client, admin, agent, catalogue
 
 
 def test_round_trip_stores_encrypted_tokens_and_redirects_to_tools_page(client, admin, agent, catalogue, fake_google):
-    done = connect_google(client, admin, agent["id"])["response"]
+    trip = connect_google(client, admin, agent["id"])
+    done = trip["response"]
     assert done.status_code == 303
     target = urlparse(done.headers["location"])
     assert target.path == f"/agents/{agent['id']}/tools"
     q = parse_qs(target.query)
-    assert q["oauth"] == ["success"] and "owner@example.com" in q["message"][0]
-    (row,) = _rows()  # the attachment was created by the callback
+    assert q["oauth"] == ["connect"] and q["state"] == [trip["params"]["state"]] and q["code"] == [trip["params"]["code"]]
+    assert trip["complete"].status_code == 200, trip["complete"].text
+    assert trip["complete"].json()["account"] == "owner@example.com"
+    (row,) = _rows()  # the attachment was created by the completion
     assert row.connected_account == "owner@example.com"
     refresh = next(iter(fake_google.state.refresh_tokens))
     access = next(iter(fake_google.state.access_tokens))
@@ -71,7 +74,28 @@ def test_replayed_state_is_refused(client, admin, agent, catalogue, fake_google)
     before = _rows()[0].sensitive_config
     replay = client.get("/api/v1/tools/callback", params=params, follow_redirects=False)
     assert replay.status_code == 400
+    again = client.post("/api/v1/tools/callback/complete", json=params, headers=admin.headers)
+    assert again.status_code == 400
     assert _rows()[0].sensitive_config == before
+
+
+def test_another_user_cannot_finish_someone_elses_connection(client, admin, agent, catalogue, fake_google):
+    """Login-CSRF / account injection: an attacker mails their own consent link to a victim.
+    The victim's browser brings back a valid state and code, but the exchange only runs for the
+    user who started the flow; the victim's calendar never lands on the attacker's agent."""
+    import requests
+
+    q = _pending_state(client, admin, agent["id"])  # admin plays the attacker who started it
+    consent = requests.get(_auth_url_for(q), allow_redirects=False, timeout=10)
+    back = {k: v[0] for k, v in parse_qs(urlparse(consent.headers["Location"]).query).items()}
+    handed = client.get("/api/v1/tools/callback", params=back, follow_redirects=False)
+    assert handed.status_code == 303 and _rows() == []  # the callback alone stores nothing
+    victim = signup(client, "victim")
+    r = client.post("/api/v1/tools/callback/complete", json=back, headers=victim.headers)
+    assert r.status_code == 400 and "another user" in r.json()["detail"]
+    assert _rows() == [] and "authorization_code" not in fake_google.state.grants
+    # and the stranger's attempt did not spend the owner's link
+    assert client.post("/api/v1/tools/callback/complete", json=back, headers=admin.headers).status_code == 200
 
 
 def _pending_state(client, actor, agent_id) -> dict:
@@ -142,7 +166,8 @@ def test_user_who_lost_the_right_cannot_finish(client, admin, agent, catalogue, 
 
     consent = requests.get(_auth_url_for(q), allow_redirects=False, timeout=10)
     back = {k: v[0] for k, v in parse_qs(urlparse(consent.headers["Location"]).query).items()}
-    assert client.get("/api/v1/tools/callback", params=back, follow_redirects=False).status_code == 400
+    assert client.get("/api/v1/tools/callback", params=back, follow_redirects=False).status_code == 303
+    assert client.post("/api/v1/tools/callback/complete", json=back, headers=org_admin.headers).status_code == 400
     assert _rows() == []
 
 
@@ -155,11 +180,14 @@ def test_declined_consent_redirects_with_error(client, admin, agent, catalogue, 
     assert client.get("/api/v1/tools/callback", params={"state": q["state"], "code": "x"}, follow_redirects=False).status_code == 400
 
 
-def test_bad_code_redirects_with_error_and_stores_nothing(client, admin, agent, catalogue, fake_google):
+def test_bad_code_is_refused_by_google_and_stores_nothing(client, admin, agent, catalogue, fake_google):
     q = _pending_state(client, admin, agent["id"])
-    r = client.get("/api/v1/tools/callback", params={"state": q["state"], "code": "4/forged"}, follow_redirects=False)
-    assert r.status_code == 303 and parse_qs(urlparse(r.headers["location"]).query)["oauth"] == ["error"]
+    body = {"state": q["state"], "code": "4/forged"}
+    r = client.post("/api/v1/tools/callback/complete", json=body, headers=admin.headers)
+    assert r.status_code == 502 and "Google refused" in r.json()["detail"]
     assert _rows() == []
+    # the failed exchange spent the state
+    assert client.post("/api/v1/tools/callback/complete", json=body, headers=admin.headers).status_code == 400
 
 
 def test_missing_google_client_settings_answer_503(client, admin, agent, catalogue, monkeypatch):

@@ -73,3 +73,17 @@ class AgentToolOut(BaseModel):
 
 class AuthUrlOut(BaseModel):
     auth_url: str
+
+
+class OAuthCompleteIn(BaseModel):
+    """What the callback handed to the dashboard (``state`` and ``code`` from Google's redirect)."""
+
+    state: str = Field(max_length=4096)
+    code: str = Field(max_length=4096)
+
+
+class ConnectedOut(BaseModel):
+    agent_id: uuid.UUID
+    agent_tool_id: uuid.UUID
+    tool_name: str
+    account: str | None

@@ -1,9 +1,11 @@
 """/api/v1/tools: the tool catalogue, per-agent attachments and the Google OAuth round trip.
 
 Thin: every rule is in ``services/tools.py`` and ``services/oauth.py``. The
-callback is reached by the browser coming back from Google (no bearer token), so
-it trusts only the signed single-use state and answers with a redirect to the
-agent's tools page — except for a bad state, which is a plain 400.
+callback is reached by the browser coming back from Google with no session of ours,
+so it only checks the signed single-use state (a bad one is a plain 400) and sends
+code and state on to the agent's tools page; the page — or an API client, through
+``POST /tools/callback/complete`` — finishes the exchange as the signed-in user who
+started it (see services/oauth.py for why).
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, status
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from voice_platform.api.deps import CurrentUser, SessionDep
 from voice_platform.api.tool_schemas import (
-    AgentToolIn, AgentToolOut, AgentToolUpdate, AuthUrlOut, FunctionSwitch, PlatformToolOut, SyncOut,
+    AgentToolIn, AgentToolOut, AgentToolUpdate, AuthUrlOut, ConnectedOut, FunctionSwitch, OAuthCompleteIn, PlatformToolOut,
+    SyncOut,
 )
-from voice_platform.errors import IntegrationNotConfigured
 from voice_platform.services import oauth as oauth_service
 from voice_platform.services import tools as tool_service
 from voice_platform.services.rbac import require_platform
@@ -101,22 +103,36 @@ def start_oauth(tool_name: str, agent_id: Annotated[uuid.UUID, Query()], user: C
     return AuthUrlOut(auth_url=oauth_service.start_authorization(session, user, agent_id, tool_name))
 
 
+# Why the browser came back without a code; the page turns the reason into its own words
+# (free text from a link would let anyone put a message under our name).
+DECLINED, PROVIDER_ERROR = "declined", "provider"
+
+
 @router.get("/callback", status_code=status.HTTP_303_SEE_OTHER, responses={400: {"description": "Invalid, expired or replayed state"}})
 def oauth_callback(
     session: SessionDep, state: str | None = None, code: str | None = None, error: str | None = None,
 ) -> RedirectResponse:
-    if error:  # the user declined on Google's page; still burn the state so it cannot be reused
+    if error or not code:  # declined on Google's page (or no code): burn the state so it cannot be reused
         oauth_service.consume_state(session, state)
-        return _back(oauth_service.agent_id_from_state(state), "error", "Google Calendar was not connected: access was declined.")
+        return _back(oauth_service.agent_id_from_state(state), {"oauth": "error", "reason": DECLINED if error else PROVIDER_ERROR})
+    agent_id = oauth_service.check_state(session, state)
+    return _back(agent_id, {"oauth": "connect", "state": state or "", "code": code})
+
+
+@router.post(
+    "/callback/complete", response_model=ConnectedOut,
+    responses={**_SCOPED, 400: {"description": "Invalid, expired, replayed or another user's state"}, 502: {"description": "Google refused"}},
+)
+def complete_oauth(body: OAuthCompleteIn, user: CurrentUser, session: SessionDep) -> ConnectedOut | JSONResponse:
     try:
-        result = oauth_service.complete_authorization(session, state, code)
-    except (oauth_service.OAuthProviderError, IntegrationNotConfigured) as exc:
-        return _back(oauth_service.agent_id_from_state(state), "error", exc.message)
-    who = f" as {result.account}" if result.account else ""
-    return _back(result.agent_id, "success", f"Google Calendar connected{who}.")
+        result = oauth_service.complete_authorization(session, body.state, body.code, actor=user)
+    except oauth_service.OAuthProviderError as exc:
+        # Returned, not raised: the burnt state must be committed.
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+    return ConnectedOut(agent_id=result.agent_id, agent_tool_id=result.agent_tool_id, tool_name=result.tool_name, account=result.account)
 
 
-def _back(agent_id: uuid.UUID | None, outcome: str, message: str) -> RedirectResponse:
+def _back(agent_id: uuid.UUID | None, query: dict[str, str]) -> RedirectResponse:
     base = get_settings().public_base_url.rstrip("/")
     path = f"/agents/{agent_id}/tools" if agent_id else "/agents"
-    return RedirectResponse(f"{base}{path}?{urlencode({'oauth': outcome, 'message': message})}", status_code=status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(f"{base}{path}?{urlencode(query)}", status_code=status.HTTP_303_SEE_OTHER)

@@ -5,6 +5,13 @@ agent and the tool, carrying a nonce that names an ``oauth_states`` row. The row
 makes the state single-use (consumed with one conditional UPDATE, so a replay or a
 race loses) and keeps the PKCE verifier encrypted. Anything wrong with the state
 raises ``InvalidOAuthState`` before a token is stored.
+
+The code is exchanged only for the *signed-in* user who started the flow
+(``complete_authorization(..., actor=)``): Google's redirect carries no session of
+ours (the dashboard's token lives in the browser, not in a cookie), so the callback
+only checks the state and hands code and state to the dashboard page, which
+finishes as its signed-in user. Otherwise anyone could mail a victim their own
+consent link and have the victim's calendar land on the attacker's agent.
 """
 
 from __future__ import annotations
@@ -100,43 +107,59 @@ def start_authorization(session: Session, actor: User, agent_id: uuid.UUID, tool
 def agent_id_from_state(state: str | None) -> uuid.UUID | None:
     """For the error redirect only: the agent a *validly signed* state names, else None."""
     try:
-        return uuid.UUID(verify_signed_payload(state or "", purpose=STATE_PURPOSE)["aid"])
-    except (TokenInvalid, KeyError, ValueError):
+        return _claims(state)["aid"]
+    except InvalidOAuthState:
         return None
 
 
-def consume_state(session: Session, state: str | None) -> tuple[OAuthState, dict]:
-    """Verify signature, expiry, purpose and binding, then burn the nonce. Raises InvalidOAuthState."""
+def _claims(state: str | None) -> dict:
     try:
         claims = verify_signed_payload(state or "", purpose=STATE_PURPOSE)
-        nonce, uid, aid, tool_name = claims["nonce"], uuid.UUID(claims["uid"]), uuid.UUID(claims["aid"]), claims["tool"]
+        claims["nonce"], claims["uid"], claims["aid"] = str(claims["nonce"]), uuid.UUID(claims["uid"]), uuid.UUID(claims["aid"])
+        claims["tool"] = str(claims["tool"])
     except (TokenInvalid, KeyError, ValueError, TypeError) as exc:
         raise InvalidOAuthState("The sign-in link is invalid or has expired; start again from the dashboard.") from exc
-    burned = session.execute(
-        update(OAuthState)
-        .where(
-            OAuthState.nonce == nonce, OAuthState.consumed_at.is_(None), OAuthState.expires_at > _now(),
-            OAuthState.user_id == uid, OAuthState.agent_id == aid, OAuthState.tool_name == tool_name,
-        )
-        .values(consumed_at=_now())
+    return claims
+
+
+def _pending(claims: dict):
+    return (
+        OAuthState.nonce == claims["nonce"], OAuthState.consumed_at.is_(None), OAuthState.expires_at > _now(),
+        OAuthState.user_id == claims["uid"], OAuthState.agent_id == claims["aid"], OAuthState.tool_name == claims["tool"],
     )
+
+
+def check_state(session: Session, state: str | None) -> uuid.UUID:
+    """The callback's check: a genuine, unexpired, unused state. Burns nothing; returns its agent id."""
+    claims = _claims(state)
+    if session.exec(select(OAuthState.nonce).where(*_pending(claims))).first() is None:
+        raise InvalidOAuthState("The sign-in link was already used or has expired; start again from the dashboard.")
+    return claims["aid"]
+
+
+def consume_state(session: Session, state: str | None, *, actor: User | None = None) -> tuple[OAuthState, dict]:
+    """Verify signature, expiry, purpose and binding (to ``actor`` when given), then burn the nonce."""
+    claims = _claims(state)
+    if actor is not None and claims["uid"] != actor.id:
+        # Checked before burning: a stranger must not be able to spend someone else's link either.
+        raise InvalidOAuthState("This connection was started by another user; start it again from your dashboard.")
+    burned = session.execute(update(OAuthState).where(*_pending(claims)).values(consumed_at=_now()))
     if burned.rowcount != 1:
         raise InvalidOAuthState("The sign-in link was already used, has expired or does not belong to you.")
-    row = session.get(OAuthState, nonce)
+    row = session.get(OAuthState, claims["nonce"])
     session.refresh(row)
     return row, claims
 
 
-def complete_authorization(session: Session, state: str | None, code: str | None) -> ConnectedAccount:
-    """Exchange the code and store the tokens (encrypted) on the agent's attachment.
+def complete_authorization(session: Session, state: str | None, code: str | None, *, actor: User) -> ConnectedAccount:
+    """Exchange the code for ``actor`` (who must have started the flow) and store the tokens encrypted.
 
     InvalidOAuthState: nothing may happen (the API answers 400 and rolls back).
     OAuthProviderError: the state is burned (the caller commits), no token stored.
     """
-    row, _claims = consume_state(session, state)
-    actor = session.get(User, row.user_id)
+    row, _claims = consume_state(session, state, actor=actor)
     agent = session.get(VoiceAgent, row.agent_id)
-    if actor is None or agent is None or not actor.is_active:
+    if agent is None or not actor.is_active:
         raise InvalidOAuthState("The sign-in link does not belong to an active user and agent.")
     try:  # the user may have lost the right since starting
         require(session, actor, "tool:configure", agent.organization_id, not_found=tool_service.AGENT_NOT_FOUND)

@@ -215,6 +215,7 @@ class AgentToolsState(AuthState):
         """on_load: the session, the agent (another org's id is not found) and its tools."""
         self.loading, self.not_found, self.load_error, self.saving = True, False, "", ""
         self.page_agent_id = self._route_agent_id()
+        params = self.router.url.query_parameters
         events: list = []
         try:
             with session_scope() as session:
@@ -225,6 +226,8 @@ class AgentToolsState(AuthState):
                     raise NotFound(agent_service.NOT_FOUND) from None
                 self._load_session(session, user, prefer_org=str(agent.organization_id))
                 self.agent_name = agent.name
+                if params.get("oauth") == "connect":
+                    events.append(_finish_connection(session, user, params.get("state"), params.get("code")))
                 self._refresh(session, user)
         except NotAuthenticated:
             return self._signed_out()
@@ -235,12 +238,10 @@ class AgentToolsState(AuthState):
             self.load_error = exc.message
         finally:
             self.loading = False
-        params = self.router.url.query_parameters
-        outcome, message = params.get("oauth"), params.get("message") or ""
-        if outcome in ("success", "error"):
-            toast = rx.toast.success if outcome == "success" else rx.toast.error
-            events.append(toast(message or ("Connected." if outcome == "success" else "The connection failed.")))
-            # A reload must not repeat the toast: drop the query from the address bar.
+        if params.get("oauth") == "error":
+            events.append(rx.toast.error(OAUTH_ERRORS.get(params.get("reason", ""), OAUTH_ERRORS["provider"])))
+        if params.get("oauth"):
+            # A reload must neither repeat the toast nor resend the spent code: drop the query.
             # The agent id comes from the address bar: JSON-quote it, never splice it into script.
             path = json.dumps(f"/agents/{self.page_agent_id}/tools")
             events.append(rx.call_script(f"window.history.replaceState(null, '', {path})"))
@@ -351,6 +352,22 @@ class AgentToolsState(AuthState):
             oauth_service.revoke_tokens(removed)
 
         return self._run(action, f"{tool_title(tool_name)} disconnected")
+
+
+OAUTH_ERRORS = {
+    "declined": "Google Calendar was not connected: access was declined.",
+    "provider": "Google did not complete the connection; please try again.",
+}
+
+
+def _finish_connection(session, user, state: str | None, code: str | None):
+    """Exchange the code Google sent back, as the signed-in user (who must have started the flow)."""
+    try:
+        result = oauth_service.complete_authorization(session, state, code, actor=user)
+    except DomainError as exc:  # the state is burnt on a provider error; the page's scope commits that
+        return rx.toast.error(exc.message)
+    who = f" as {result.account}" if result.account else ""
+    return rx.toast.success(f"{tool_title(result.tool_name)} connected{who}.")
 
 
 def _with_function(tool: dict[str, Any], function_name: str, enabled: bool) -> dict[str, Any]:
