@@ -53,3 +53,31 @@ def test_expired_token_is_refused(session):
     token = security.create_access_token(user.id, user.token_version, minutes=-1)
     with pytest.raises(NotAuthenticated):
         auth.user_from_token(session, token)
+
+
+def test_concurrent_guesses_cannot_outrun_the_throttle(test_database):
+    """30 wrong guesses at once: exactly SIGNIN_MAX_FAILURES reach the password check, the rest are
+    refused with TooManyAttempts, and none fails for another reason (no pool exhaustion, no 500)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from voice_platform.db import session_scope
+    from voice_platform.errors import TooManyAttempts
+    from voice_platform.settings import get_settings
+
+    with session_scope() as session:
+        auth.create_user(session, email="target@example.com", password="the right one")
+
+    def guess(_):
+        try:
+            with session_scope() as session:
+                auth.signin(session, email="target@example.com", password="a wrong guess")
+        except NotAuthenticated:
+            return "401"
+        except TooManyAttempts:
+            return "429"
+        return "200"
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        outcomes = list(pool.map(guess, range(30)))
+    assert outcomes.count("401") == get_settings().signin_max_failures
+    assert outcomes.count("429") == 30 - get_settings().signin_max_failures

@@ -6,8 +6,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from voice_platform import security
@@ -106,11 +108,13 @@ def signin(session: Session, *, email: str, password: str) -> SignedIn:
     if "\x00" in key or "\x00" in (password or ""):
         # PostgreSQL text cannot hold NUL; no account can match such input.
         raise NotAuthenticated(INVALID_CREDENTIALS)
-    _refuse_if_blocked(session, key)
+    # Counted before the password is checked, atomically: N concurrent guesses cannot all slip
+    # through between a check and a write. Done before this session touches the database, so a
+    # sign-in holds one pooled connection at a time.
+    _count_attempt(session.get_bind(), key, settings.signin_max_failures, settings.signin_lockout_seconds)
     user = find_user_by_email(session, key) if key else None
     ok = security.verify_password(password or "", user.password_hash if user else None)
     if not ok or user is None or not user.is_active:
-        _record_failure(session, key, settings.signin_max_failures, settings.signin_lockout_seconds)
         raise NotAuthenticated(INVALID_CREDENTIALS)
     _clear_failures(session, key)
     return SignedIn(user=user, access_token=security.create_access_token(user.id, user.token_version))
@@ -136,39 +140,37 @@ def signout(session: Session, user: User) -> None:
     session.flush()
 
 
-def _refuse_if_blocked(session: Session, key: str) -> None:
-    row = session.get(SigninThrottle, key)
-    if row is not None and row.blocked_until is not None:
-        remaining = (aware(row.blocked_until) - utcnow()).total_seconds()
-        if remaining > 0:
-            raise TooManyAttempts(
-                "Too many failed sign-ins; try again later", retry_after=max(1, int(remaining + 0.999))
-            )
+def _count_attempt(bind, key: str, max_attempts: int, window_seconds: int) -> None:
+    """One more attempt for ``key`` in the current window (committed at once); refuse past the limit.
 
-
-def _record_failure(session: Session, key: str, max_failures: int, lockout_seconds: int) -> None:
-    """Written in its own transaction: the caller's rolls back when sign-in fails.
-
-    Two concurrent first failures for one e-mail race on the insert; the loser retries as an update.
+    An upsert with RETURNING (PostgreSQL and SQLite >= 3.35 alike) so concurrent attempts each
+    see their own count. The window starts at the first attempt and lasts ``window_seconds``;
+    a successful sign-in clears it.
     """
-    for attempt in range(2):
-        with Session(session.get_bind()) as own:
-            now = utcnow()
-            row = own.get(SigninThrottle, key)
-            if row is None or aware(row.window_started_at) < now - timedelta(seconds=lockout_seconds):
-                row = row or SigninThrottle(email=key, window_started_at=now)
-                row.failures, row.window_started_at, row.blocked_until = 0, now, None
-            row.failures += 1
-            if row.failures >= max_failures:
-                row.blocked_until = now + timedelta(seconds=lockout_seconds)
-            own.add(row)
-            try:
-                own.commit()
-                return
-            except IntegrityError:
-                own.rollback()
-                if attempt:
-                    raise
+    now = utcnow()
+    table = SigninThrottle.__table__
+    insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
+    stale = table.c.window_started_at < now - timedelta(seconds=window_seconds)
+    statement = (
+        insert(table)
+        .values(email=key, failures=1, window_started_at=now, blocked_until=None)
+        .on_conflict_do_update(
+            index_elements=[table.c.email],
+            set_={
+                "failures": case((stale, 1), else_=table.c.failures + 1),
+                "window_started_at": case((stale, now), else_=table.c.window_started_at),
+            },
+        )
+        .returning(table.c.failures, table.c.window_started_at)
+    )
+    with bind.begin() as conn:
+        attempts, started = conn.execute(statement).one()
+        if attempts > max_attempts:
+            until = aware(started) + timedelta(seconds=window_seconds)
+            conn.execute(table.update().where(table.c.email == key).values(blocked_until=until))
+    if attempts > max_attempts:
+        remaining = (until - now).total_seconds()
+        raise TooManyAttempts("Too many failed sign-ins; try again later", retry_after=max(1, int(remaining + 0.999)))
 
 
 def _clear_failures(session: Session, key: str) -> None:
