@@ -6,10 +6,12 @@ config is, which functions a tool has) can be read and tested without a database
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
 from voice_platform.errors import ValidationFailed
@@ -108,6 +110,32 @@ def _failing_field(error) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+# Formats a tool's config_schema may use beyond JSON Schema's own: "time-zone" is an IANA name
+# (a wrong one would silently book at the wrong hour).
+FORMATS = FormatChecker()
+
+
+@FORMATS.checks("time-zone")
+def _is_time_zone(value: object) -> bool:
+    return not isinstance(value, str) or value in _time_zones()
+
+
+def _check_order(schema: dict[str, Any], values: dict[str, Any]) -> None:
+    """``"x-ordered": [["start", "end"], ...]``: cross-field rules JSON Schema cannot say (start < end)."""
+    props = schema.get("properties", {})
+    for first, second in schema.get("x-ordered", []):
+        a = values.get(first, props.get(first, {}).get("default"))
+        b = values.get(second, props.get(second, {}).get("default"))
+        if a is not None and b is not None and type(a) is type(b) and not a < b:
+            label = props.get(first, {}).get("title", first).lower()
+            raise ValidationFailed(f"{second}: must be after {label} ({a})", field=second)
+
+
 def clean_config(
     schema: dict[str, Any], secret_fields: list[str], incoming: dict[str, Any], stored_secrets: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -130,7 +158,7 @@ def clean_config(
             else:
                 secrets[key] = incoming[key]
     candidate = {**config, **{k: secrets[k] for k in secret_fields if k in secrets}}
-    error = best_match(Draft202012Validator(schema or {}).iter_errors(candidate))
+    error = best_match(Draft202012Validator(schema or {}, format_checker=FORMATS).iter_errors(candidate))
     if error is not None:
         name = _failing_field(error)
         if name in secret_fields:
@@ -138,4 +166,5 @@ def clean_config(
         else:
             message = f"{name}: {error.message}" if name else error.message
         raise ValidationFailed(message, field=name or "config")
+    _check_order(schema or {}, candidate)
     return config, secrets

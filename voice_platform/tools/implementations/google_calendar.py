@@ -33,20 +33,24 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "calendar_id": {"type": "string", "title": "Calendar ID", "default": "primary", "minLength": 1, "maxLength": 320},
-        "time_zone": {"type": "string", "title": "Time zone", "default": "UTC", "minLength": 1, "maxLength": 64},
+        "calendar_id": {"x-order": 1, "type": "string", "title": "Calendar ID", "default": "primary", "minLength": 1, "maxLength": 320},
+        "time_zone": {
+            "x-order": 2, "type": "string", "title": "Time zone", "default": "UTC", "format": "time-zone", "minLength": 1, "maxLength": 64,
+            "description": "IANA name, e.g. Europe/Paris or America/New_York",
+        },
         "default_duration_minutes": {
-            "type": "integer", "title": "Default appointment length (minutes)", "default": 30, "minimum": 5, "maximum": 480,
+            "x-order": 5, "type": "integer", "title": "Default appointment length (minutes)", "default": 30, "minimum": 5, "maximum": 480,
         },
         "business_hours_start": {
-            "type": "string", "title": "Business hours start", "format": "time-of-day", "default": "09:00",
+            "x-order": 3, "type": "string", "title": "Business hours start", "format": "time-of-day", "default": "09:00",
             "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
         },
         "business_hours_end": {
-            "type": "string", "title": "Business hours end", "format": "time-of-day", "default": "17:00",
+            "x-order": 4, "type": "string", "title": "Business hours end", "format": "time-of-day", "default": "17:00",
             "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
         },
     },
+    "x-ordered": [["business_hours_start", "business_hours_end"]],
 }
 
 
