@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class FunctionOut(BaseModel):
@@ -54,7 +54,7 @@ class AgentToolUpdate(BaseModel):
 
 
 class FunctionSwitch(BaseModel):
-    enabled: bool
+    enabled: StrictBool  # "yes" or 1 is a client bug, not a switch position
 
 
 class AgentToolOut(BaseModel):

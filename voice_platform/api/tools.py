@@ -88,7 +88,7 @@ def switch_function(agent_tool_id: uuid.UUID, function_name: str, body: Function
 
 @router.delete("/agent/{agent_tool_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_SCOPED)
 def detach_tool(agent_tool_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> None:
-    tool_service.detach_tool(session, user, agent_tool_id)
+    oauth_service.revoke_tokens(tool_service.detach_tool(session, user, agent_tool_id))
 
 
 @router.delete("/agent/{agent_tool_id}/connection", response_model=AgentToolOut, responses=_SCOPED)

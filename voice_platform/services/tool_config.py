@@ -165,6 +165,8 @@ def clean_config(
             message = f"{name}: this value is not valid"
         else:
             message = f"{name}: {error.message}" if name else error.message
+        if len(message) > 300:  # jsonschema quotes the whole value; a 2 MB value must not come back
+            message = message[:297] + "..."
         raise ValidationFailed(message, field=name or "config")
     _check_order(schema or {}, candidate)
     return config, secrets

@@ -251,10 +251,14 @@ def set_function_enabled(
     return agent_tool_view(agent_tool, tool)
 
 
-def detach_tool(session: Session, actor: User, agent_tool_id: uuid.UUID) -> None:
+def detach_tool(session: Session, actor: User, agent_tool_id: uuid.UUID) -> dict[str, Any] | None:
+    """Delete the attachment and its encrypted secrets; returns the OAuth tokens it held so the
+    caller revokes them at the provider (a detached tool must not keep a live grant)."""
     agent_tool, _tool_row = _attachment(session, actor, agent_tool_id, "tool:configure")
-    session.delete(agent_tool)  # its encrypted secrets go with it
+    removed = decrypt_json(agent_tool.sensitive_config).get(OAUTH_KEY)
+    session.delete(agent_tool)
     session.flush()
+    return removed
 
 
 def disconnect(session: Session, actor: User, agent_tool_id: uuid.UUID) -> tuple[AgentToolView, dict[str, Any] | None]:

@@ -186,6 +186,13 @@ class AgentToolsState(AuthState):
                 return i
         raise NotFound(tool_service.TOOL_NOT_FOUND)
 
+    def _attachment_id(self, tool_name: str) -> uuid.UUID:
+        """The attachment behind a tool card; a forced event on a detached tool is NotFound, not a crash."""
+        try:
+            return uuid.UUID(self.tools[self._index(tool_name)]["agent_tool_id"])
+        except (ValueError, TypeError, KeyError):
+            raise NotFound(tool_service.AGENT_TOOL_NOT_FOUND) from None
+
     def _refresh(self, session, user) -> None:
         page = tool_service.agent_tools_page(session, user, uuid.UUID(self.page_agent_id))
         self.tools = [tool_entry(e) for e in page.entries]
@@ -296,15 +303,16 @@ class AgentToolsState(AuthState):
 
     @rx.event
     def detach(self, tool_name: str):
-        agent_tool_id = self.tools[self._index(tool_name)]["agent_tool_id"]
-        return self._run(lambda s, u: tool_service.detach_tool(s, u, uuid.UUID(agent_tool_id)), f"{tool_title(tool_name)} detached")
+        def action(session, user):
+            oauth_service.revoke_tokens(tool_service.detach_tool(session, user, self._attachment_id(tool_name)))
+
+        return self._run(action, f"{tool_title(tool_name)} detached")
 
     @rx.event
     def set_tool_enabled(self, tool_name: str, enabled: bool):
-        agent_tool_id = self.tools[self._index(tool_name)]["agent_tool_id"]
         state = "on" if enabled else "off"
         return self._run(
-            lambda s, u: tool_service.update_agent_tool(s, u, uuid.UUID(agent_tool_id), {"is_enabled": enabled}),
+            lambda s, u: tool_service.update_agent_tool(s, u, self._attachment_id(tool_name), {"is_enabled": enabled}),
             f"{tool_title(tool_name)} switched {state}",
         )
 
@@ -321,7 +329,7 @@ class AgentToolsState(AuthState):
         try:
             with session_scope() as session:
                 user = self._current_user(session)
-                tool_service.update_agent_tool(session, user, uuid.UUID(tool["agent_tool_id"]), {"config": config})
+                tool_service.update_agent_tool(session, user, self._attachment_id(tool_name), {"config": config})
                 self._refresh(session, user)
         except NotAuthenticated:
             return self._signed_out()
@@ -345,10 +353,8 @@ class AgentToolsState(AuthState):
 
     @rx.event
     def disconnect(self, tool_name: str):
-        agent_tool_id = self.tools[self._index(tool_name)]["agent_tool_id"]
-
         def action(session, user):
-            _view, removed = tool_service.disconnect(session, user, uuid.UUID(agent_tool_id))
+            _view, removed = tool_service.disconnect(session, user, self._attachment_id(tool_name))
             oauth_service.revoke_tokens(removed)
 
         return self._run(action, f"{tool_title(tool_name)} disconnected")
