@@ -40,5 +40,11 @@ def test_form_values_become_json_and_bad_numbers_reach_the_service_as_typed():
     assert form_to_config(fields, {"retries": "7", "api_key": "s3cret"}) == {"retries": 7, "verbose": False, "api_key": "s3cret"}
 
 
+def test_a_time_zone_is_typed_as_text_not_as_a_time_of_day():
+    schema = {"properties": {"time_zone": {"type": "string", "format": "time-zone", "default": "UTC"}}}
+    (field,) = config_fields(schema, [], {}, [])
+    assert field["kind"] == "string" and field["value"] == "UTC"
+
+
 def test_titles():
     assert tool_title("Google_calendar") == "Google Calendar"

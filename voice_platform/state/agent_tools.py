@@ -46,8 +46,8 @@ def _field_kind(prop: dict[str, Any], secret: bool) -> str:
         return "integer"
     if kind == "boolean":
         return "boolean"
-    fmt = str(prop.get("format", ""))
-    if fmt.startswith("time") or TIME_PATTERN.match(str(prop.get("pattern", ""))):
+    fmt = str(prop.get("format", ""))  # "time-zone" is a name, not a time of day
+    if fmt in ("time", "time-of-day") or TIME_PATTERN.match(str(prop.get("pattern", ""))):
         return "time"
     return "string"
 
