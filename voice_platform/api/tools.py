@@ -34,16 +34,12 @@ router = APIRouter(prefix="/tools", tags=["tools"])
 _SCOPED = {401: {"description": "Not signed in"}, 403: {"description": "Not allowed"}, 404: {"description": "Not found"}}
 
 
-def _platform_out(tool) -> PlatformToolOut:
-    return PlatformToolOut(
-        id=tool.id, name=tool.name, description=tool.description, requires_auth=tool.requires_auth,
-        auth_type=tool.auth_type, config_schema=tool.config_schema, secret_fields=tool.secret_fields,
-        tool_functions_schema=tool.tool_functions_schema, is_active=tool.is_active,
-    )
+def _platform_out(view: tool_service.PlatformToolView) -> PlatformToolOut:
+    return PlatformToolOut.model_validate(view, from_attributes=True)
 
 
 def _out(view: tool_service.AgentToolView) -> AgentToolOut:
-    return AgentToolOut(**dataclasses.asdict(view))
+    return AgentToolOut.model_validate(view, from_attributes=True)
 
 
 @router.post("/platform", response_model=SyncOut, responses=_SCOPED)

@@ -56,11 +56,9 @@ def _now() -> datetime:
 
 
 def _google_tool(session: Session, tool_name: str) -> PlatformTool:
-    if "\x00" in tool_name:
-        raise NotFound("Tool not found")
-    tool = session.exec(select(PlatformTool).where(PlatformTool.name == tool_name)).first()
-    if tool is None or not tool.is_active:
-        raise NotFound("Tool not found")
+    tool = tool_service.find_tool(session, tool_name=tool_name)
+    if not tool.is_active:
+        raise NotFound(tool_service.TOOL_NOT_FOUND)
     if not tool.requires_auth or tool.auth_type != "oauth2" or (tool.auth_config or {}).get("provider") != "google":
         raise ValidationFailed(f"{tool_name} does not connect to a Google account", field="tool_name")
     return tool

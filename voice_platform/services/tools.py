@@ -38,7 +38,6 @@ class PlatformToolView:
     auth_type: str | None
     config_schema: dict[str, Any]
     secret_fields: list[str]
-    functions: list[FunctionView]
     is_active: bool
     tool_functions_schema: dict[str, Any]  # raw {"functions": [{"name", "description", "parameters"}]}
 
@@ -81,8 +80,7 @@ def platform_tool_view(tool: PlatformTool) -> PlatformToolView:
     return PlatformToolView(
         id=tool.id, name=tool.name, description=tool.description, requires_auth=tool.requires_auth,
         auth_type=tool.auth_type, config_schema=tool.config_schema, secret_fields=list(tool.secret_fields or []),
-        functions=function_views(tool.tool_functions_schema, []), is_active=tool.is_active,
-        tool_functions_schema=tool.tool_functions_schema,
+        is_active=tool.is_active, tool_functions_schema=tool.tool_functions_schema,
     )
 
 
@@ -97,9 +95,13 @@ def agent_tool_view(agent_tool: AgentTool, tool: PlatformTool) -> AgentToolView:
         is_enabled=agent_tool.is_enabled, unselected_functions=unselected,
         enabled_functions=[n for n in known if n not in unselected],
         secrets_set=[f for f in secret_fields if secrets.get(f) not in (None, "")],
-        has_credentials=bool((secrets.get(OAUTH_KEY) or {}).get("refresh_token") or (secrets.get(OAUTH_KEY) or {}).get("token")),
+        has_credentials=_has_tokens(secrets.get(OAUTH_KEY)),
         connected_account=agent_tool.connected_account,
     )
+
+
+def _has_tokens(tokens: dict[str, Any] | None) -> bool:
+    return bool(tokens and (tokens.get("refresh_token") or tokens.get("token")))
 
 
 # -- lookups ------------------------------------------------------------------------
@@ -125,7 +127,8 @@ def _attachment(session: Session, actor: User, agent_tool_id: uuid.UUID, permiss
     return agent_tool, session.get(PlatformTool, agent_tool.tool_id)
 
 
-def _tool(session: Session, *, tool_id: uuid.UUID | None = None, tool_name: str | None = None) -> PlatformTool:
+def find_tool(session: Session, *, tool_id: uuid.UUID | None = None, tool_name: str | None = None) -> PlatformTool:
+    """A catalogue row by id or name (NotFound otherwise; a NUL can name nothing PostgreSQL stores)."""
     if tool_id is None and (not tool_name or "\x00" in tool_name):
         raise NotFound(TOOL_NOT_FOUND)
     tool = session.get(PlatformTool, tool_id) if tool_id else session.exec(select(PlatformTool).where(PlatformTool.name == tool_name)).first()
@@ -211,7 +214,7 @@ def attach_tool(
     unselected_functions: list[str] | None = None,
 ) -> AgentToolView:
     agent = _agent(session, actor, agent_id, "tool:configure")
-    tool = _tool(session, tool_id=tool_id, tool_name=tool_name)
+    tool = find_tool(session, tool_id=tool_id, tool_name=tool_name)
     if not tool.is_active:
         raise ValidationFailed(f"{tool.name} is no longer available", field="tool_id")
     if session.exec(select(AgentTool.id).where(AgentTool.agent_id == agent.id, AgentTool.tool_id == tool.id)).first():
