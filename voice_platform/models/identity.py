@@ -75,11 +75,13 @@ class Membership(Timestamped, table=True):
 
 
 class SigninThrottle(SQLModel, table=True):
-    """Failed sign-ins per e-mail, shared by every backend process through the database."""
+    """Sign-in attempts per e-mail in the current window, shared by every backend process.
+
+    The block's end is derived (``window_started_at`` + the lockout), so it is not stored.
+    """
 
     __tablename__ = "signin_throttles"
 
     email: str = Field(primary_key=True, max_length=320)
-    failures: int = Field(default=0, nullable=False)
+    attempts: int = Field(default=0, nullable=False)
     window_started_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
-    blocked_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -153,23 +153,20 @@ def _count_attempt(bind, key: str, max_attempts: int, window_seconds: int) -> No
     stale = table.c.window_started_at < now - timedelta(seconds=window_seconds)
     statement = (
         insert(table)
-        .values(email=key, failures=1, window_started_at=now, blocked_until=None)
+        .values(email=key, attempts=1, window_started_at=now)
         .on_conflict_do_update(
             index_elements=[table.c.email],
             set_={
-                "failures": case((stale, 1), else_=table.c.failures + 1),
+                "attempts": case((stale, 1), else_=table.c.attempts + 1),
                 "window_started_at": case((stale, now), else_=table.c.window_started_at),
             },
         )
-        .returning(table.c.failures, table.c.window_started_at)
+        .returning(table.c.attempts, table.c.window_started_at)
     )
     with bind.begin() as conn:
         attempts, started = conn.execute(statement).one()
-        if attempts > max_attempts:
-            until = aware(started) + timedelta(seconds=window_seconds)
-            conn.execute(table.update().where(table.c.email == key).values(blocked_until=until))
     if attempts > max_attempts:
-        remaining = (until - now).total_seconds()
+        remaining = (aware(started) + timedelta(seconds=window_seconds) - now).total_seconds()
         raise TooManyAttempts("Too many failed sign-ins; try again later", retry_after=max(1, int(remaining + 0.999)))
 
 
