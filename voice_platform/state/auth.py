@@ -96,19 +96,16 @@ class AuthState(rx.State):
         self.session_ready = True
 
     # --- computed values the layout shows
+    def _current_org(self) -> dict[str, str]:
+        return next((org for org in self.orgs if org["id"] == self.org_id), {})
+
     @rx.var
     def org_name(self) -> str:
-        for org in self.orgs:
-            if org["id"] == self.org_id:
-                return org["name"]
-        return ""
+        return self._current_org().get("name", "")
 
     @rx.var
     def org_role(self) -> str:
-        for org in self.orgs:
-            if org["id"] == self.org_id:
-                return org["role"]
-        return ""
+        return self._current_org().get("role", "")
 
     @rx.var
     def user_initials(self) -> str:
