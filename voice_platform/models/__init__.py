@@ -2,7 +2,7 @@
 
 from voice_platform.models.agents import VoiceAgent
 from voice_platform.models.billing import BillingEvent, Subscription
-from voice_platform.models.calls import CallSession, ToolInvocation
+from voice_platform.models.calls import CallSession, CallTurn, ToolInvocation
 from voice_platform.models.identity import (
     Membership,
     Organization,
@@ -12,16 +12,19 @@ from voice_platform.models.identity import (
     SigninThrottle,
     User,
 )
+from voice_platform.models.numbers import PhoneNumber
 from voice_platform.models.tools import AgentTool, OAuthState, PlatformTool
 
 __all__ = [
     "AgentTool",
     "BillingEvent",
     "CallSession",
+    "CallTurn",
     "Membership",
     "OAuthState",
     "Organization",
     "Permission",
+    "PhoneNumber",
     "PlatformTool",
     "Role",
     "RolePermission",

@@ -18,10 +18,18 @@ class VoiceAgent(Timestamped, table=True):
     )
     name: str = Field(max_length=120, nullable=False)
     # E.164, unique across the platform: an incoming call is routed by it.
-    phone_number: str | None = Field(default=None, max_length=16, unique=True, index=True)
+    # The number must be in the organization's phone_numbers inventory (see models/numbers.py).
+    phone_number: str | None = Field(
+        default=None, max_length=16, unique=True, index=True, foreign_key="phone_numbers.e164", ondelete="SET NULL"
+    )
     system_prompt: str = Field(default="", max_length=20000, nullable=False)
     greeting: str = Field(default="", max_length=1000, nullable=False)
     voice: str = Field(default="Puck", max_length=50, nullable=False)
     model: str = Field(default="gemini-2.5-flash-native-audio-preview-09-2025", max_length=100, nullable=False)
     language: str = Field(default="en-US", max_length=20, nullable=False)
     is_active: bool = Field(default=True, nullable=False)
+    # Where transfer_call sends the caller (E.164); the function is offered only when set.
+    transfer_number: str | None = Field(default=None, max_length=16)
+    # Off by default: recording a call needs the caller told, in most places by law.
+    record_calls: bool = Field(default=False, nullable=False)
+    recording_notice: str | None = Field(default=None, max_length=500)

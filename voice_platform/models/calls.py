@@ -1,4 +1,11 @@
-"""Call sessions and the tool invocations made during them."""
+"""Call sessions, their transcript turns and the tool invocations made during them.
+
+One ``CallSession`` per call, opened by whoever sees the call first (Twilio's
+incoming webhook for phone calls, the API for a test chat, the worker when the
+webhook's row is missing) and closed once. Turns are rows, not a JSON list on the
+session, so each one is written as it happens (a crashed worker leaves the
+partial transcript) without rewriting the whole conversation.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Text
-from sqlmodel import Field
+from sqlalchemy import DateTime, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
 
 from voice_platform.models.base import JSONType, Timestamped, created_at_field, uuid_pk
-from sqlmodel import SQLModel
+
+# kind
+PHONE = "phone"
+TEST = "test"
+# status: pending (webhook answered) -> active (worker claimed it) -> completed | failed
+PENDING, ACTIVE, COMPLETED, FAILED = "pending", "active", "completed", "failed"
+OPEN_STATUSES = (PENDING, ACTIVE)
 
 
 class CallSession(Timestamped, table=True):
@@ -21,17 +34,43 @@ class CallSession(Timestamped, table=True):
         foreign_key="organizations.id", nullable=False, index=True, ondelete="CASCADE"
     )
     agent_id: uuid.UUID = Field(foreign_key="voice_agents.id", nullable=False, index=True, ondelete="CASCADE")
+    kind: str = Field(default=PHONE, max_length=10, nullable=False)
+    # Twilio's CallSid: a retried webhook finds its session by it.
     provider_call_id: str | None = Field(default=None, max_length=64, unique=True)
     from_number: str | None = Field(default=None, max_length=32)
     to_number: str | None = Field(default=None, max_length=32)
     room_name: str | None = Field(default=None, max_length=128)
-    # pending -> active -> completed | failed
-    status: str = Field(default="pending", max_length=20, nullable=False, index=True)
-    started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    status: str = Field(default=PENDING, max_length=20, nullable=False, index=True)
+    started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)
+    # Set once, when a worker takes the call: a session id is single-use.
+    answered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     ended_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     duration_seconds: float | None = Field(default=None)
-    transcript: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType, nullable=False)
+    # caller_hangup | agent_ended | transferred | error | dial_failed | no_answer | busy | ...
+    end_reason: str | None = Field(default=None, max_length=40)
     error: str | None = Field(default=None, sa_type=Text)
+    # Webhook start -> greeting sent, split into our part (job -> session ready) and the model's.
+    setup_ours_ms: float | None = Field(default=None)
+    setup_model_ms: float | None = Field(default=None)
+    recording_sid: str | None = Field(default=None, max_length=64)
+    recording_url: str | None = Field(default=None, max_length=500)
+    recording_duration_seconds: float | None = Field(default=None)
+
+
+class CallTurn(SQLModel, table=True):
+    """One utterance of the conversation, in order (``position`` counts from 0 per session)."""
+
+    __tablename__ = "call_turns"
+    __table_args__ = (UniqueConstraint("call_session_id", "position", name="uq_call_turn_position"),)
+
+    id: uuid.UUID = uuid_pk()
+    call_session_id: uuid.UUID = Field(
+        foreign_key="call_sessions.id", nullable=False, index=True, ondelete="CASCADE"
+    )
+    position: int = Field(nullable=False)
+    role: str = Field(max_length=16, nullable=False)  # user | assistant | system
+    text: str = Field(sa_type=Text, nullable=False)
+    created_at: datetime = created_at_field()
 
 
 class ToolInvocation(SQLModel, table=True):
@@ -44,6 +83,7 @@ class ToolInvocation(SQLModel, table=True):
     agent_tool_id: uuid.UUID | None = Field(default=None, foreign_key="agent_tools.id", ondelete="SET NULL")
     tool_name: str = Field(max_length=100, nullable=False)
     function_name: str = Field(max_length=100, nullable=False)
+    # Secret fields are redacted by the service before they get here.
     arguments: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
     result: Any = Field(default=None, sa_type=JSONType, nullable=True)
     error: str | None = Field(default=None, sa_type=Text)

@@ -22,6 +22,8 @@ class Organization(Timestamped, table=True):
     id: uuid.UUID = uuid_pk()
     name: str = Field(max_length=200, nullable=False)
     business_details: str | None = Field(default=None, max_length=5000)
+    # IANA name; agents book in it and are told "today" in it.
+    timezone: str = Field(default="UTC", max_length=64, nullable=False)
 
 
 class User(Timestamped, table=True):

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from voice_platform.errors import Conflict, NotFound, ValidationFailed
 from voice_platform.models import User, VoiceAgent
-from voice_platform.services import validation
+from voice_platform.services import phone_numbers, validation
 from voice_platform.services.rbac import require
 
 # Gemini Live's prebuilt voices.
@@ -65,9 +65,10 @@ def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     return out
 
 
-def _ensure_phone_free(session: Session, phone: str | None, agent_id: uuid.UUID | None) -> None:
+def _ensure_phone_free(session: Session, phone: str | None, agent_id: uuid.UUID | None, org_id: uuid.UUID) -> None:
     if phone is None:
         return
+    phone_numbers.ensure_registered(session, org_id, phone)
     owner = session.exec(select(VoiceAgent.id).where(VoiceAgent.phone_number == phone)).first()
     if owner is not None and owner != agent_id:
         raise Conflict("Another agent already uses this phone number", field="phone_number")
@@ -83,7 +84,7 @@ def _flush(session: Session) -> None:
 def create_agent(session: Session, actor: User, org_id: uuid.UUID, data: dict[str, Any]) -> VoiceAgent:
     require(session, actor, "agent:create", org_id)
     values = _clean(data, partial=False)
-    _ensure_phone_free(session, values.get("phone_number"), None)
+    _ensure_phone_free(session, values.get("phone_number"), None, org_id)
     agent = VoiceAgent(organization_id=org_id, **values)
     session.add(agent)
     _flush(session)
@@ -116,7 +117,7 @@ def update_agent(session: Session, actor: User, agent_id: uuid.UUID, changes: di
     agent = get_agent(session, actor, agent_id, permission="agent:update")
     values = _clean(changes, partial=True)
     if "phone_number" in values:
-        _ensure_phone_free(session, values["phone_number"], agent.id)
+        _ensure_phone_free(session, values["phone_number"], agent.id, agent.organization_id)
     for key, value in values.items():
         setattr(agent, key, value)
     session.add(agent)

@@ -1,0 +1,268 @@
+"""The call session's life, shared by the Twilio webhooks, the worker and the test chat.
+
+    open (webhook / worker fallback / test chat) -> claim (worker, once) -> turns and
+    tool invocations as they happen -> finish (worker or Twilio, whichever is first)
+
+Every transition is one conditional statement, so retries, races between the
+worker and Twilio's callbacks, and several backend processes change a session
+at most once. Functions take a ``Session`` and never commit (the caller's scope does).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from voice_platform.errors import DomainError, NotFound
+from voice_platform.models import CallSession, CallTurn, ToolInvocation, User, VoiceAgent
+from voice_platform.models.base import aware, utcnow
+from voice_platform.models.calls import ACTIVE, COMPLETED, FAILED, OPEN_STATUSES, PENDING, PHONE, TEST
+from voice_platform.services import validation
+from voice_platform.services.rbac import require
+
+REDACTED = "[redacted]"
+# Ends that count as a failed call (the caller did not get a conversation).
+FAILED_REASONS = frozenset({"error", "dial_failed", "busy", "no_answer", "failed", "canceled", "model_unavailable"})
+ROLES = ("user", "assistant", "system")
+
+
+class SessionRefused(DomainError):
+    """The worker was handed a session id it must not answer (unknown, ended, already taken)."""
+
+    status_code = 409
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RoutedCall:
+    """What the incoming webhook needs: the session to dial into, or why there is none."""
+
+    session_id: uuid.UUID | None
+    agent_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
+    record_calls: bool = False
+    recording_notice: str | None = None
+    refusal: str | None = None  # invalid_number | unknown_number | inactive_agent
+
+
+def _insert(session: Session):
+    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
+
+
+def _agent_for_number(session: Session, number: str):
+    return session.exec(
+        select(VoiceAgent.id, VoiceAgent.organization_id, VoiceAgent.is_active, VoiceAgent.record_calls,
+               VoiceAgent.recording_notice).where(VoiceAgent.phone_number == number)
+    ).first()
+
+
+def open_phone_session(
+    session: Session, *, call_sid: str, from_number: str | None, to_number: str | None
+) -> RoutedCall:
+    """The incoming webhook: find the agent by the dialed number and open its session.
+
+    A retried CallSid gets the same session (one upsert on the unique CallSid, so
+    concurrent retries on PostgreSQL cannot make a second row).
+    """
+    try:
+        number = validation.phone_e164(to_number, field="To")
+    except DomainError:
+        number = None
+    if number is None:
+        return RoutedCall(session_id=None, refusal="invalid_number")
+    row = _agent_for_number(session, number)
+    if row is None:
+        return RoutedCall(session_id=None, refusal="unknown_number")
+    agent_id, org_id, is_active, record_calls, notice = row
+    if not is_active:
+        return RoutedCall(session_id=None, agent_id=agent_id, organization_id=org_id, refusal="inactive_agent")
+    now = utcnow()
+    insert = _insert(session)(CallSession.__table__).values(
+        id=uuid.uuid4(), organization_id=org_id, agent_id=agent_id, kind=PHONE, provider_call_id=call_sid,
+        from_number=(from_number or "")[:32] or None, to_number=number, status=PENDING, started_at=now,
+        created_at=now, updated_at=now,
+    )
+    # DO UPDATE (not DO NOTHING) so RETURNING gives the existing row's id on a retry.
+    stmt = insert.on_conflict_do_update(
+        index_elements=["provider_call_id"], set_={"provider_call_id": insert.excluded.provider_call_id}
+    ).returning(CallSession.__table__.c.id)
+    session_id = session.execute(stmt).scalar_one()
+    return RoutedCall(session_id=session_id, agent_id=agent_id, organization_id=org_id,
+                      record_calls=bool(record_calls), recording_notice=notice)
+
+
+def claim_session(session: Session, session_id: uuid.UUID, *, room_name: str | None = None) -> CallSession:
+    """The worker takes a pending session; a second claim of the same id is refused."""
+    now = utcnow()
+    claimed = session.execute(
+        update(CallSession)
+        .where(CallSession.id == session_id, CallSession.status == PENDING, CallSession.answered_at.is_(None))
+        .values(status=ACTIVE, answered_at=now, room_name=room_name, updated_at=now)
+        .returning(CallSession.id)
+    ).first()
+    found = session.get(CallSession, session_id, populate_existing=True)
+    if claimed is None:
+        if found is None:
+            raise SessionRefused("Unknown call session", reason="unknown")
+        if found.status not in OPEN_STATUSES:
+            raise SessionRefused("This call session has ended", reason="ended")
+        raise SessionRefused("This call session is already answered", reason="already_answered")
+    return found
+
+
+def open_session_for_number(
+    session: Session, *, to_number: str, from_number: str | None, call_sid: str | None = None,
+    room_name: str | None = None,
+) -> CallSession:
+    """The worker's fallback when no session id came with the call: open one, already claimed."""
+    number = validation.phone_e164(to_number, field="to_number")
+    row = _agent_for_number(session, number) if number else None
+    if row is None:
+        raise SessionRefused("No agent answers this number", reason="unknown_number")
+    agent_id, org_id, is_active, _rec, _notice = row
+    if not is_active:
+        raise SessionRefused("The agent for this number is switched off", reason="inactive_agent")
+    if call_sid:  # the webhook may have opened it after all
+        existing = session.exec(select(CallSession).where(CallSession.provider_call_id == call_sid)).first()
+        if existing is not None:
+            return claim_session(session, existing.id, room_name=room_name)
+    now = utcnow()
+    call = CallSession(
+        organization_id=org_id, agent_id=agent_id, kind=PHONE, provider_call_id=call_sid, from_number=from_number,
+        to_number=number, room_name=room_name, status=ACTIVE, started_at=now, answered_at=now,
+    )
+    session.add(call)
+    session.flush()
+    return call
+
+
+def open_test_session(session: Session, actor: User, agent_id: uuid.UUID) -> CallSession:
+    """A dashboard/API test chat: recorded like a call, kind ``test`` (never metered)."""
+    agent = session.get(VoiceAgent, agent_id)
+    if agent is None:
+        raise NotFound("Agent not found")
+    require(session, actor, "agent:read", agent.organization_id, not_found="Agent not found")
+    now = utcnow()
+    call = CallSession(organization_id=agent.organization_id, agent_id=agent.id, kind=TEST, status=ACTIVE,
+                       started_at=now, answered_at=now)
+    session.add(call)
+    session.flush()
+    return call
+
+
+def get_test_session(session: Session, actor: User, agent_id: uuid.UUID, session_id: uuid.UUID) -> CallSession:
+    """A test conversation to continue: the actor's organization, this agent, still open."""
+    call = session.get(CallSession, session_id)
+    if call is None or call.kind != TEST or call.agent_id != agent_id:
+        raise NotFound("Conversation not found")
+    require(session, actor, "agent:read", call.organization_id, not_found="Conversation not found")
+    if call.status not in OPEN_STATUSES:
+        raise SessionRefused("This conversation has ended; start a new one", reason="ended")
+    return call
+
+
+def get_call(session: Session, session_id: uuid.UUID) -> CallSession | None:
+    return session.get(CallSession, session_id)
+
+
+def record_turn(session: Session, session_id: uuid.UUID, role: str, text: str) -> CallTurn:
+    """Append one utterance (its position is the next free one of the session)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    position = session.exec(
+        select(func.coalesce(func.max(CallTurn.position), -1) + 1).where(CallTurn.call_session_id == session_id)
+    ).one()
+    turn = CallTurn(call_session_id=session_id, position=position, role=role, text=text)
+    session.add(turn)
+    session.flush()
+    return turn
+
+
+def turns(session: Session, session_id: uuid.UUID) -> list[CallTurn]:
+    return list(session.exec(
+        select(CallTurn).where(CallTurn.call_session_id == session_id).order_by(CallTurn.position)
+    ).all())
+
+
+def redact(arguments: dict[str, Any], secret_fields: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+    """Arguments as stored: values of secret-looking or declared secret keys are replaced."""
+    hidden = {f.lower() for f in secret_fields}
+    markers = ("password", "secret", "token", "api_key", "apikey")
+
+    def clean(key: str, value: Any) -> Any:
+        if key.lower() in hidden or any(m in key.lower() for m in markers):
+            return REDACTED
+        if isinstance(value, dict):
+            return {k: clean(str(k), v) for k, v in value.items()}
+        return value
+
+    return {str(k): clean(str(k), v) for k, v in (arguments or {}).items()}
+
+
+def record_tool_invocation(
+    session: Session, session_id: uuid.UUID, *, tool_name: str, function_name: str, arguments: dict[str, Any],
+    result: Any = None, error: str | None = None, duration_ms: float | None = None,
+    agent_tool_id: uuid.UUID | None = None, secret_fields: tuple[str, ...] | list[str] = (),
+) -> ToolInvocation:
+    row = ToolInvocation(
+        call_session_id=session_id, agent_tool_id=agent_tool_id, tool_name=tool_name, function_name=function_name,
+        arguments=redact(arguments, secret_fields), result=result, error=error, duration_ms=duration_ms,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def tool_invocations(session: Session, session_id: uuid.UUID) -> list[ToolInvocation]:
+    return list(session.exec(
+        select(ToolInvocation).where(ToolInvocation.call_session_id == session_id)
+        .order_by(ToolInvocation.created_at, ToolInvocation.id)
+    ).all())
+
+
+def record_setup_times(session: Session, session_id: uuid.UUID, *, ours_ms: float, model_ms: float | None) -> None:
+    session.execute(
+        update(CallSession).where(CallSession.id == session_id)
+        .values(setup_ours_ms=ours_ms, setup_model_ms=model_ms, updated_at=utcnow())
+    )
+
+
+def _duration(call: CallSession, ended: datetime) -> float:
+    begun = aware(call.answered_at) or aware(call.started_at) or ended
+    return max(0.0, (ended - begun).total_seconds())
+
+
+def finish_session(
+    session: Session, session_id: uuid.UUID, *, reason: str, error: str | None = None,
+    ended_at: datetime | None = None, duration_seconds: float | None = None,
+) -> bool:
+    """Close an open session once. Returns False when it was already closed (nothing changes)."""
+    call = session.get(CallSession, session_id, populate_existing=True)
+    if call is None or call.status not in OPEN_STATUSES:
+        return False
+    ended = ended_at or utcnow()
+    status = FAILED if (reason in FAILED_REASONS or error) else COMPLETED
+    duration = duration_seconds if duration_seconds is not None else _duration(call, ended)
+    changed = session.execute(
+        update(CallSession)
+        .where(CallSession.id == session_id, CallSession.status.in_(OPEN_STATUSES))
+        .values(status=status, end_reason=reason[:40], error=error, ended_at=ended, duration_seconds=duration,
+                updated_at=utcnow())
+        .returning(CallSession.id)
+    ).first()
+    return changed is not None
+
+
+def find_by_call_sid(session: Session, call_sid: str) -> CallSession | None:
+    if not call_sid:
+        return None
+    return session.exec(select(CallSession).where(CallSession.provider_call_id == call_sid[:64])).first()
