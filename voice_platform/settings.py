@@ -59,8 +59,16 @@ class Settings(BaseSettings):
     livekit_api_secret: str | None = None
     livekit_sip_domain: str | None = None
     livekit_agent_name: str = "voice-platform-agent"
+    # Digest credentials Twilio's <Sip> presents to LiveKit's inbound trunk (the same pair is set
+    # on the trunk by `make livekit-setup`), so nobody else can INVITE with a forged session header.
+    livekit_sip_username: str | None = None
+    livekit_sip_password: str | None = None
+    # Rooms the dispatch rule creates for inbound calls are named <prefix><random>.
+    livekit_room_prefix: str = "call-"
 
     google_api_key: str | None = None
+    # A tool call still running after this many seconds is cut off with an error to the model.
+    tool_timeout_seconds: float = 10.0
     gemini_model: str = "gemini-2.5-flash-native-audio-preview-09-2025"
     google_client_id: str | None = None
     google_client_secret: str | None = None
