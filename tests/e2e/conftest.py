@@ -51,6 +51,10 @@ def _answers(url: str) -> bool:
         return False
 
 
+# What the server prints when an event handler or a route raises; any of them fails the run.
+BACKEND_ERROR_MARKERS = ("Traceback (most recent call last)", "[Reflex Backend Exception]", "Exception in ASGI application")
+
+
 @dataclass
 class LiveApp:
     base_url: str
@@ -59,6 +63,25 @@ class LiveApp:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    def log_offset(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def backend_errors(self, since: int = 0) -> str:
+        """The server's output from ``since`` on when it holds a backend exception, else ""."""
+        with open(self.log_path, "rb") as log:
+            log.seek(since)
+            text = log.read().decode("utf-8", "replace")
+        hits = [text.find(m) for m in BACKEND_ERROR_MARKERS if m in text]
+        if not hits:
+            return ""
+        start = max(0, min(hits) - 500)
+        return text[start:start + 6000]
+
+    def assert_no_backend_errors(self, since: int = 0) -> None:
+        found = self.backend_errors(since)
+        if found:
+            pytest.fail(f"backend exception in the server output ({self.log_path}):\n{found}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -128,6 +151,8 @@ def running_app(database_url: str, log_path: Path, extra_env: dict[str, str] | N
         yield app
     finally:
         _stop(proc)
+    # After the server stopped, so an exception logged after the last test is not missed.
+    app.assert_no_backend_errors()
 
 
 @pytest.fixture(scope="session")
@@ -176,11 +201,17 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture()
 def page(browser, live_app, request):
-    """A fresh browser context per test (empty localStorage = signed out)."""
+    """A fresh browser context per test (empty localStorage = signed out).
+
+    The test fails when the server printed a backend exception while it ran: an
+    exception in an event handler only shows as a toast in the browser, if at all.
+    """
     context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=live_app.base_url)
     context.set_default_timeout(15_000)
     pg = context.new_page()
+    since = live_app.log_offset()
     yield pg
+    live_app.assert_no_backend_errors(since)
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
         ARTIFACTS.mkdir(exist_ok=True)

@@ -105,37 +105,42 @@ def user_menu() -> rx.Component:
 
 
 def sidebar() -> rx.Component:
-    return rx.vstack(
-        rx.box(logo(), padding_x="12px", padding_y="4px"),
-        rx.vstack(
-            rx.text("Workspace", size="1", color_scheme="gray", weight="medium", padding_x="12px"),
-            *[nav_link(*item) for item in NAV_ITEMS],
-            spacing="1",
-            width="100%",
-            margin_top="24px",
-        ),
-        rx.spacer(),
-        rx.card(
+    """The column runs the page's full height (its background and border stretch with the
+    content); the navigation inside it stays in view while the page scrolls."""
+    return rx.box(
+        rx.el.nav(
             rx.vstack(
-                rx.text("Current organization", size="1", color_scheme="gray"),
-                rx.text(AuthState.org_name, size="2", weight="medium", trim="both"),
-                spacing="1",
+                rx.box(logo(), padding_x="12px", padding_y="4px"),
+                rx.vstack(
+                    rx.text("Workspace", size="1", color_scheme="gray", weight="medium", padding_x="12px"),
+                    *[nav_link(*item) for item in NAV_ITEMS],
+                    spacing="1",
+                    width="100%",
+                    margin_top="24px",
+                ),
+                rx.spacer(),
+                rx.card(
+                    rx.vstack(
+                        rx.text("Current organization", size="1", color_scheme="gray"),
+                        rx.text(AuthState.org_name, size="2", weight="medium", trim="both"),
+                        spacing="1",
+                    ),
+                    size="1",
+                    width="100%",
+                    variant="surface",
+                ),
+                height="100%",
             ),
-            size="1",
-            width="100%",
-            variant="surface",
+            aria_label="Main navigation",
+            style={"height": "100vh", "position": "sticky", "top": "0", "padding": "20px 12px"},
         ),
         width=SIDEBAR_WIDTH,
         min_width=SIDEBAR_WIDTH,
-        height="100vh",
-        position="sticky",
-        top="0",
-        padding="20px 12px",
+        align_self="stretch",
         border_right=f"1px solid {rx.color('gray', 5)}",
         background=rx.color("gray", 2),
-        display=["none", "none", "flex"],
-        as_="nav",
-        aria_label="Main navigation",
+        display=["none", "none", "block"],
+        data_testid="sidebar",
     )
 
 

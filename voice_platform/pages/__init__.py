@@ -17,7 +17,7 @@ TITLE = "Voiceline"
 
 
 def register_pages(app: rx.App) -> None:
-    app.add_page(index.page, route="/", title=TITLE, on_load=index.go_home)
+    app.add_page(index.page, route="/", title=TITLE, on_load=AuthState.go_home)
     app.add_page(signin.page, route="/signin", title=f"Sign in · {TITLE}", on_load=SessionFormState.redirect_if_signed_in)
     app.add_page(signup.page, route="/signup", title=f"Create account · {TITLE}", on_load=SessionFormState.redirect_if_signed_in)
     app.add_page(agents.page, route="/agents", title=f"Agents · {TITLE}", on_load=AgentsState.load)

@@ -1,4 +1,4 @@
-"""``/`` sends people to their agents (the guard there sends signed-out people to sign in)."""
+"""``/``: the front door. Signed-in people go to their agents, everyone else to sign in."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ from voice_platform.components import not_found_state, signed_in_page
 from voice_platform.components.layout import loading_screen
 
 
-def go_home():
-    return rx.redirect("/agents")
-
-
 def page() -> rx.Component:
+    """Shown only for the moment ``AuthState.go_home`` takes to decide where to send the visitor."""
     return loading_screen()
 
 

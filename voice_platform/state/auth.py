@@ -136,6 +136,18 @@ class AuthState(rx.State):
             return self._signed_out()
 
     @rx.event
+    def go_home(self):
+        """on_load of ``/``: Reflex only runs event handlers there, so the decision lives here."""
+        if not self.token:
+            return rx.redirect(SIGNIN_ROUTE)
+        try:
+            with session_scope() as session:
+                self._current_user(session)
+        except NotAuthenticated:
+            return self._signed_out()
+        return rx.redirect(HOME_ROUTE)
+
+    @rx.event
     def switch_org(self, org_id: str):
         """The organization switcher: remember the choice and show that org's agents."""
         if org_id == self.org_id:
