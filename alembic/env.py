@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging.config
 
 from alembic import context
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 import voice_platform.models  # noqa: F401 - registers every table
-from voice_platform.db import get_engine
 from voice_platform.settings import get_settings
 
 config = context.config
@@ -37,10 +38,18 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    with get_engine().connect() as conn:
-        context.configure(connection=conn, **_options(conn.dialect.name == "sqlite"))
-        with context.begin_transaction():
-            context.run_migrations()
+    # Not the app's pooled engine: that one turns SQLite foreign keys on for every connection,
+    # and batch mode rebuilds a table by copy, DROP and rename, where the DROP would cascade
+    # and delete every child row (rebuilding organizations emptied voice_agents). A plain
+    # engine leaves SQLite's foreign keys off, as Alembic's batch mode expects.
+    engine = create_engine(get_settings().sqlalchemy_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            context.configure(connection=conn, **_options(conn.dialect.name == "sqlite"))
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
 
 
 if context.is_offline_mode():

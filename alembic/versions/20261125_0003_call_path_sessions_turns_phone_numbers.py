@@ -71,13 +71,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('timezone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False, server_default='UTC'))
 
     _register_existing_numbers()
-    _drop_server_defaults()
     with op.batch_alter_table('voice_agents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('transfer_number', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
         batch_op.add_column(sa.Column('record_calls', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('recording_notice', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True))
+    _drop_server_defaults()
     with op.batch_alter_table('voice_agents', schema=None) as batch_op:
-        batch_op.alter_column('record_calls', server_default=None, existing_type=sa.Boolean(), existing_nullable=False)
         batch_op.create_foreign_key('fk_voice_agents_phone_number', 'phone_numbers', ['phone_number'], ['e164'], ondelete='SET NULL')
 
 
@@ -134,8 +133,13 @@ def _register_existing_numbers() -> None:
 
 
 def _drop_server_defaults() -> None:
-    """The defaults were for rows that existed; new rows get theirs from the models."""
-    with op.batch_alter_table('call_sessions', schema=None) as batch_op:
-        batch_op.alter_column('kind', server_default=None, existing_type=sqlmodel.sql.sqltypes.AutoString(length=10), existing_nullable=False)
-    with op.batch_alter_table('organizations', schema=None) as batch_op:
-        batch_op.alter_column('timezone', server_default=None, existing_type=sqlmodel.sql.sqltypes.AutoString(length=64), existing_nullable=False)
+    """The defaults were for rows that existed; new rows get theirs from the models.
+
+    PostgreSQL drops a default in place. SQLite would rebuild the whole table for it,
+    so there the harmless defaults stay (the models still set every value).
+    """
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.alter_column('call_sessions', 'kind', server_default=None)
+    op.alter_column('organizations', 'timezone', server_default=None)
+    op.alter_column('voice_agents', 'record_calls', server_default=None)

@@ -1,0 +1,75 @@
+"""Upgrading a database that holds data keeps every row, on SQLite and PostgreSQL.
+
+SQLite's batch mode rebuilds tables (copy, DROP, rename); with foreign keys on, a
+DROP cascades into the children. Revision 0003 also moves agents' numbers into the
+phone-number inventory before making them a foreign key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from tests.migrations.test_migrations import ROOT
+from tests.support.databases import create_postgres_database, drop_postgres_database, postgres_available, postgres_required
+
+
+def _upgrade(url: str, target: str, monkeypatch) -> None:
+    from voice_platform.db import dispose_engines
+    from voice_platform.settings import reset_settings_cache
+
+    monkeypatch.setenv("DATABASE_URL", url)
+    reset_settings_cache()
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, target)
+    dispose_engines()
+
+
+def _check(url: str, monkeypatch) -> None:
+    _upgrade(url, "0002", monkeypatch)
+    engine = sa.create_engine(url)
+    now = datetime.now(timezone.utc)
+    # sa.Uuid stores 32 hex characters on SQLite; raw SQL must bind them the same way.
+    as_id = (lambda u: u.hex) if url.startswith("sqlite") else (lambda u: u)
+    org, agent, call = (as_id(uuid.uuid4()) for _ in range(3))
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO organizations (id, name, created_at, updated_at) VALUES (:i, 'Acme', :n, :n)"),
+                         {"i": org, "n": now})
+            conn.execute(sa.text(
+                "INSERT INTO voice_agents (id, organization_id, name, phone_number, system_prompt, greeting, voice, model,"
+                " language, is_active, created_at, updated_at) VALUES (:i, :o, 'Desk', '+14155550100', '', '', 'Puck',"
+                " 'm', 'en-US', true, :n, :n)"), {"i": agent, "o": org, "n": now})
+            conn.execute(sa.text(
+                "INSERT INTO call_sessions (id, organization_id, agent_id, status, transcript, created_at, updated_at)"
+                " VALUES (:i, :o, :a, 'completed', '[]', :n, :n)"), {"i": call, "o": org, "a": agent, "n": now})
+        _upgrade(url, "head", monkeypatch)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT phone_number, record_calls FROM voice_agents")).all() == [("+14155550100", False)]
+            assert conn.execute(sa.text("SELECT e164, source FROM phone_numbers")).all() == [("+14155550100", "manual")]
+            assert conn.execute(sa.text("SELECT kind FROM call_sessions")).scalars().all() == ["phone"]
+            assert conn.execute(sa.text("SELECT timezone FROM organizations")).scalars().all() == ["UTC"]
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_upgrade_keeps_rows(tmp_path, monkeypatch):
+    _check(f"sqlite:///{tmp_path / 'data.db'}", monkeypatch)
+
+
+def test_postgres_upgrade_keeps_rows(monkeypatch):
+    if not postgres_available():
+        if postgres_required():
+            pytest.fail("PostgreSQL required but unreachable")
+        pytest.skip("PostgreSQL not reachable")
+    name, url = create_postgres_database("vp_migrate_data")
+    try:
+        _check(url, monkeypatch)
+    finally:
+        drop_postgres_database(name)
