@@ -65,3 +65,31 @@ def test_member_can_read_but_not_write(client):
     assert client.put(f"/api/v1/agents/{agent['id']}", json={"name": "x"}, headers=member.headers).status_code == 403
     r = client.post("/api/v1/agents", json={"organization_id": admin.org_id, "name": "x"}, headers=member.headers)
     assert r.status_code == 403
+
+
+def test_call_settings_transfer_number_and_recording(client):
+    from tests.support.api import create_agent, signup
+
+    admin = signup(client, "calls")
+    agent = create_agent(client, admin, transfer_number="+1 (415) 555-0199", record_calls=True,
+                         recording_notice="This call is recorded.")
+    assert agent["transfer_number"] == "+14155550199"
+    assert agent["record_calls"] is True and agent["recording_notice"] == "This call is recorded."
+    bad = client.put(f"/api/v1/agents/{agent['id']}", json={"transfer_number": "call Bob"}, headers=admin.headers)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "transfer_number"
+    off = client.put(f"/api/v1/agents/{agent['id']}", json={"transfer_number": "", "record_calls": False}, headers=admin.headers)
+    assert off.status_code == 200 and off.json()["transfer_number"] is None and off.json()["record_calls"] is False
+    fresh = create_agent(client, admin, name="Plain")
+    assert fresh["record_calls"] is False  # recording is off unless switched on
+
+
+def test_organization_time_zone_is_an_iana_name(client):
+    from tests.support.api import signup
+
+    admin = signup(client, "tz")
+    org = client.get(f"/api/v1/organizations/{admin.org_id}", headers=admin.headers).json()
+    assert org["timezone"] == "UTC"
+    ok = client.put(f"/api/v1/organizations/{admin.org_id}", json={"timezone": "Europe/Berlin"}, headers=admin.headers)
+    assert ok.status_code == 200 and ok.json()["timezone"] == "Europe/Berlin"
+    bad = client.put(f"/api/v1/organizations/{admin.org_id}", json={"timezone": "Mars/Olympus"}, headers=admin.headers)
+    assert bad.status_code == 422 and "IANA" in bad.text

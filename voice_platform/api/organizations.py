@@ -19,6 +19,7 @@ def _org_out(org, role: str) -> OrgOut:
         id=org.id,
         name=org.name,
         business_details=org.business_details,
+        timezone=org.timezone,
         role=role,
         created_at=org.created_at,
         updated_at=org.updated_at,

@@ -54,12 +54,14 @@ class OrgIn(BaseModel):
 class OrgUpdate(BaseModel):
     name: str | None = Field(default=None, max_length=1024)
     business_details: str | None = Field(default=None, max_length=100_000)
+    timezone: str | None = Field(default=None, max_length=200, description="IANA name, e.g. Europe/Berlin")
 
 
 class OrgOut(BaseModel):
     id: uuid.UUID
     name: str
     business_details: str | None
+    timezone: str
     role: str
     created_at: datetime
     updated_at: datetime
@@ -91,6 +93,9 @@ class AgentIn(BaseModel):
     model: str | None = Field(default=None, max_length=200)
     language: str | None = Field(default=None, max_length=100)
     is_active: bool | None = None
+    transfer_number: str | None = Field(default=None, max_length=100, description="E.164; enables transfer_call")
+    record_calls: bool | None = None
+    recording_notice: str | None = Field(default=None, max_length=100_000)
 
 
 class AgentUpdate(BaseModel):
@@ -102,6 +107,9 @@ class AgentUpdate(BaseModel):
     model: str | None = Field(default=None, max_length=200)
     language: str | None = Field(default=None, max_length=100)
     is_active: bool | None = None
+    transfer_number: str | None = Field(default=None, max_length=100, description="E.164; enables transfer_call")
+    record_calls: bool | None = None
+    recording_notice: str | None = Field(default=None, max_length=100_000)
 
 
 class AgentOut(BaseModel):
@@ -116,6 +124,9 @@ class AgentOut(BaseModel):
     model: str
     language: str
     is_active: bool
+    transfer_number: str | None
+    record_calls: bool
+    recording_notice: str | None
     created_at: datetime
     updated_at: datetime
 

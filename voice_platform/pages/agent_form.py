@@ -45,6 +45,21 @@ def active_switch() -> rx.Component:
     )
 
 
+def record_switch() -> rx.Component:
+    return form_field(
+        "Recording",
+        "record_calls",
+        rx.hstack(
+            rx.switch(checked=S.record_calls, on_change=S.set_record_calls, aria_label="Record calls", size="2"),
+            rx.text(rx.cond(S.record_calls, "Calls are recorded (both sides)", "Calls are not recorded"), size="2"),
+            align="center",
+            spacing="3",
+        ),
+        S.errors,
+        hint="Recording a call usually requires telling the caller: set a notice below.",
+    )
+
+
 def delete_button() -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(
@@ -104,6 +119,17 @@ def agent_form() -> rx.Component:
                            placeholder="You are the friendly receptionist of …", multiline=True),
                 text_field("Greeting", "greeting", S.errors, default_value=v["greeting"].to(str),
                            placeholder="Hello! How can I help you today?", hint=f"Up to {MAX_GREETING} characters."),
+            ),
+            section(
+                "Calls",
+                "Where the agent hands a caller over, and whether calls are recorded.",
+                text_field("Transfer number", "transfer_number", S.errors, default_value=v["transfer_number"].to(str),
+                           placeholder="+14155550123",
+                           hint="E.164. When set, the agent may transfer callers to this number (transfer_call)."),
+                record_switch(),
+                text_field("Recording notice", "recording_notice", S.errors, default_value=v["recording_notice"].to(str),
+                           placeholder="This call may be recorded for quality purposes.",
+                           hint="Spoken to the caller before the agent answers, when recording is on."),
             ),
             section(
                 "Voice & model",

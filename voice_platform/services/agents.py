@@ -27,7 +27,11 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 MAX_PROMPT = 20000
 MAX_GREETING = 1000
 NOT_FOUND = "Agent not found"
-FIELDS = ("name", "phone_number", "system_prompt", "greeting", "voice", "model", "language", "is_active")
+FIELDS = (
+    "name", "phone_number", "system_prompt", "greeting", "voice", "model", "language", "is_active",
+    "transfer_number", "record_calls", "recording_notice",
+)
+MAX_NOTICE = 500
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,12 @@ def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         out["language"] = lang
     if "is_active" in data and data["is_active"] is not None:
         out["is_active"] = validation.boolean(data["is_active"], "is_active")
+    if "transfer_number" in data:
+        out["transfer_number"] = validation.phone_e164(data["transfer_number"], field="transfer_number")
+    if "record_calls" in data and data["record_calls"] is not None:
+        out["record_calls"] = validation.boolean(data["record_calls"], "record_calls")
+    if "recording_notice" in data:
+        out["recording_notice"] = validation.text(data["recording_notice"], "recording_notice", max_length=MAX_NOTICE) or None
     return out
 
 

@@ -63,6 +63,8 @@ def update_organization(session: Session, actor: User, org_id: uuid.UUID, change
         org.name = validation.text(changes["name"], "name", max_length=200, required=True)
     if "business_details" in changes:
         org.business_details = validation.text(changes["business_details"], "business_details", max_length=5000) or None
+    if "timezone" in changes:
+        org.timezone = validation.time_zone(changes["timezone"])
     session.add(org)
     session.flush()
     return org

@@ -6,15 +6,14 @@ config is, which functions a tool has) can be read and tested without a database
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
 from voice_platform.errors import ValidationFailed
+from voice_platform.services import validation
 
 
 @dataclass(frozen=True)
@@ -110,11 +109,6 @@ def _failing_field(error) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1)
-def _time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 # Formats a tool's config_schema may use beyond JSON Schema's own: "time-zone" is an IANA name
 # (a wrong one would silently book at the wrong hour).
 FORMATS = FormatChecker()
@@ -122,7 +116,7 @@ FORMATS = FormatChecker()
 
 @FORMATS.checks("time-zone")
 def _is_time_zone(value: object) -> bool:
-    return not isinstance(value, str) or value in _time_zones()
+    return not isinstance(value, str) or value in validation.time_zones()
 
 
 def _check_order(schema: dict[str, Any], values: dict[str, Any]) -> None:

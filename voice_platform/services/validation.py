@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
+from functools import lru_cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -69,3 +71,15 @@ def boolean(value: object, field: str) -> bool:
     if not isinstance(value, bool):
         raise ValidationFailed(f"{field} must be true or false", field=field)
     return value
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone(value: object, field: str = "timezone") -> str:
+    """An IANA name such as Europe/Berlin: a wrong one would book at the wrong hour."""
+    if not isinstance(value, str) or value.strip() not in time_zones():
+        raise ValidationFailed("Time zone must be an IANA name such as America/New_York or Europe/Berlin", field=field)
+    return value.strip()

@@ -14,7 +14,7 @@ from voice_platform.state.auth import HOME_ROUTE, AuthState
 PAGE_SIZE = 20
 DEFAULT_VOICE = "Puck"
 DEFAULT_LANGUAGE = "en-US"
-TEXT_FIELDS = ("name", "phone_number", "system_prompt", "greeting", "language")
+TEXT_FIELDS = ("name", "phone_number", "system_prompt", "greeting", "language", "transfer_number", "recording_notice")
 FORM_FIELDS = (*TEXT_FIELDS, "voice", "model")  # element ids on the form
 
 
@@ -30,6 +30,9 @@ def agent_row(agent) -> dict[str, str | bool]:
         "model": agent.model or "",
         "language": agent.language or "",
         "is_active": bool(agent.is_active),
+        "transfer_number": agent.transfer_number or "",
+        "recording_notice": agent.recording_notice or "",
+        "record_calls": bool(agent.record_calls),
         "updated": agent.updated_at.strftime("%b %d, %Y") if getattr(agent, "updated_at", None) else "",
     }
 
@@ -109,6 +112,7 @@ class AgentFormState(AuthState):
     voice: str = DEFAULT_VOICE
     model: str = agent_service.MODELS[0]
     is_active: bool = True
+    record_calls: bool = False
     errors: dict[str, str] = {}
     loading: bool = True
     saving: bool = False
@@ -130,8 +134,8 @@ class AgentFormState(AuthState):
         return needed in self.permissions
 
     def _reset_form(self) -> None:
-        self.values = {"name": "", "phone_number": "", "system_prompt": "", "greeting": "", "language": DEFAULT_LANGUAGE}
-        self.voice, self.model, self.is_active = DEFAULT_VOICE, agent_service.MODELS[0], True
+        self.values = {k: "" for k in TEXT_FIELDS} | {"language": DEFAULT_LANGUAGE}
+        self.voice, self.model, self.is_active, self.record_calls = DEFAULT_VOICE, agent_service.MODELS[0], True, False
         self.errors, self.not_found, self.saving = {}, False, False
 
     @rx.event
@@ -158,6 +162,7 @@ class AgentFormState(AuthState):
                 self.voice = str(row["voice"]) or DEFAULT_VOICE
                 self.model = str(row["model"]) or agent_service.MODELS[0]
                 self.is_active = bool(row["is_active"])
+                self.record_calls = bool(row["record_calls"])
         except NotAuthenticated:
             return self._signed_out()
         except NotFound:
@@ -182,11 +187,16 @@ class AgentFormState(AuthState):
         self.is_active = value
 
     @rx.event
+    def set_record_calls(self, value: bool):
+        self.record_calls = value
+
+    @rx.event
     def save(self, form: dict):
         """The service validates; its message lands next to the field it names."""
         data = {k: (form.get(k) or "") for k in TEXT_FIELDS}
         data["phone_number"] = data["phone_number"].strip() or None
-        data.update(voice=self.voice, model=self.model, is_active=self.is_active)
+        data["transfer_number"] = data["transfer_number"].strip() or None
+        data.update(voice=self.voice, model=self.model, is_active=self.is_active, record_calls=self.record_calls)
         self.values = {k: str(form.get(k) or "") for k in TEXT_FIELDS}
         self.errors = {}
         creating = self.editing_id == ""
