@@ -82,14 +82,25 @@ def _urls(routes: list[str], ids: dict[str, str]) -> list[str]:
 
 
 def _account_with_agent() -> tuple[str, dict[str, str]]:
+    """A signed-up account with one agent and one recorded call: a real id for every dynamic route."""
+    from tests.e2e.test_calls_page import record_call
     from voice_platform.db import session_scope
     from voice_platform.services import agents, auth
 
     email = f"sweep-{uuid.uuid4().hex[:10]}@example.com"
+    number = "+1415" + str(uuid.uuid4().int)[:7]
     with session_scope() as session:
         signed, org = auth.signup(session, email=email, password="correct horse battery", organization_name="Sweep Co")
-        agent = agents.create_agent(session, signed.user, org.id, {"name": "Sweep agent"})
-        return email, {"agent_id": str(agent.id)}
+        agent = agents.create_agent(session, signed.user, org.id, {"name": "Sweep agent", "phone_number": number})
+        agent_id = agent.id
+    return email, {"agent_id": str(agent_id), "call_id": str(record_call(number))}
+
+
+class _AnyId(dict):
+    """Signed out, every dynamic segment gets some id: the visitor must land on sign-in regardless."""
+
+    def __missing__(self, key: str) -> str:
+        return str(uuid.uuid4())
 
 
 def test_registered_routes_are_read_from_the_app():
@@ -99,7 +110,7 @@ def test_registered_routes_are_read_from_the_app():
 
 def test_every_route_signed_out(page):
     problems = _watch(page)
-    for url in _urls(_registered_routes(), {"agent_id": str(uuid.uuid4())}):
+    for url in _urls(_registered_routes(), _AnyId()):
         _visit(page, url, problems)
         if not url.startswith(("/signin", "/signup")):
             page.wait_for_url(re.compile(r".*/signin(/)?(\?.*)?$"))

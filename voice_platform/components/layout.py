@@ -21,6 +21,7 @@ from voice_platform.state.auth import AuthState
 SIDEBAR_WIDTH = "240px"
 NAV_ITEMS = (
     ("Agents", "bot", "/agents"),
+    ("Calls", "phone-incoming", "/calls"),
 )
 
 

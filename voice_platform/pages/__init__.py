@@ -25,5 +25,9 @@ def register_pages(app: rx.App) -> None:
     app.add_page(agent_form.page, route="/agents/[agent_id]", title=f"Agent · {TITLE}", on_load=AgentFormState.load)
     from voice_platform.pages import agent_tools  # issue 8: the agent tools page
     app.add_page(agent_tools.page, route="/agents/[agent_id]/tools", title=f"Tools · {TITLE}", on_load=agent_tools.S.load)
+    from voice_platform.pages import calls
+    from voice_platform.state.calls import CallDetailState, CallsState
+    app.add_page(calls.page, route="/calls", title=f"Calls · {TITLE}", on_load=CallsState.load)
+    app.add_page(calls.detail_page, route="/calls/[call_id]", title=f"Call · {TITLE}", on_load=CallDetailState.load)
     # Reflex 0.10: the 404 page is an ordinary add_page on the "404" route.
     app.add_page(index.not_found_page, route="404", title=f"Not found · {TITLE}", on_load=AuthState.guard)

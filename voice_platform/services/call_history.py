@@ -1,0 +1,141 @@
+"""What happened on calls, for people: the organization's call list and one call in full.
+
+Read-only views over what ``services.calls`` recorded; permission ``call:read``,
+scoped by organization (another tenant's call is "not found").
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from voice_platform.errors import NotFound, ValidationFailed
+from voice_platform.models import CallSession, ToolInvocation, User, VoiceAgent
+from voice_platform.models.base import aware
+from voice_platform.models.calls import ACTIVE, COMPLETED, FAILED, PENDING
+from voice_platform.services import calls as call_service
+from voice_platform.services.rbac import require
+
+STATUSES = (PENDING, ACTIVE, COMPLETED, FAILED)
+KINDS = ("phone", "test")
+NOT_FOUND = "Call not found"
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    agent_id: uuid.UUID
+    agent_name: str
+    kind: str
+    status: str
+    from_number: str | None
+    to_number: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_seconds: float | None
+    end_reason: str | None
+    tool_calls: int
+
+
+@dataclass(frozen=True)
+class CallPage:
+    items: list[CallSummary]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class CallDetail:
+    summary: CallSummary
+    error: str | None
+    setup_ours_ms: float | None
+    setup_model_ms: float | None
+    recording_url: str | None
+    recording_duration_seconds: float | None
+    provider_call_id: str | None
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    tool_invocations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _day_start(value: date) -> datetime:
+    return datetime.combine(value, time.min, tzinfo=timezone.utc)
+
+
+def _summary(call: CallSession, agent_name: str, tool_calls: int) -> CallSummary:
+    return CallSummary(
+        id=call.id, organization_id=call.organization_id, agent_id=call.agent_id, agent_name=agent_name, kind=call.kind, status=call.status,
+        from_number=call.from_number, to_number=call.to_number, started_at=aware(call.started_at),
+        ended_at=aware(call.ended_at), duration_seconds=call.duration_seconds, end_reason=call.end_reason,
+        tool_calls=tool_calls,
+    )
+
+
+def list_calls(
+    session: Session, actor: User, org_id: uuid.UUID, *, agent_id: uuid.UUID | None = None,
+    status: str | None = None, kind: str | None = None, date_from: date | None = None, date_to: date | None = None,
+    offset: int = 0, limit: int = 50,
+) -> CallPage:
+    """Newest first. ``date_to`` is inclusive (the whole day, UTC)."""
+    require(session, actor, "call:read", org_id)
+    if status is not None and status not in STATUSES:
+        raise ValidationFailed(f"status must be one of: {', '.join(STATUSES)}", field="status")
+    if kind is not None and kind not in KINDS:
+        raise ValidationFailed(f"kind must be one of: {', '.join(KINDS)}", field="kind")
+    if date_from and date_to and date_from > date_to:
+        raise ValidationFailed("The start date must not be after the end date", field="date_from")
+    if offset < 0 or not 1 <= limit <= 200:
+        raise ValidationFailed("offset must be 0 or more and limit between 1 and 200", field="limit")
+    where = [CallSession.organization_id == org_id]
+    if agent_id is not None:
+        where.append(CallSession.agent_id == agent_id)
+    if status is not None:
+        where.append(CallSession.status == status)
+    if kind is not None:
+        where.append(CallSession.kind == kind)
+    if date_from is not None:
+        where.append(CallSession.started_at >= _day_start(date_from))
+    if date_to is not None:
+        where.append(CallSession.started_at < _day_start(date_to) + timedelta(days=1))
+    total = session.exec(select(func.count()).select_from(CallSession).where(*where)).one()
+    counts = (
+        select(ToolInvocation.call_session_id, func.count().label("n"))
+        .group_by(ToolInvocation.call_session_id).subquery()
+    )
+    rows = session.exec(
+        select(CallSession, VoiceAgent.name, func.coalesce(counts.c.n, 0))
+        .join(VoiceAgent, VoiceAgent.id == CallSession.agent_id)
+        .outerjoin(counts, counts.c.call_session_id == CallSession.id)
+        .where(*where)
+        .order_by(CallSession.started_at.desc(), CallSession.id)
+        .offset(offset).limit(limit)
+    ).all()
+    return CallPage(items=[_summary(c, name, n) for c, name, n in rows], total=total, offset=offset, limit=limit)
+
+
+def get_call_detail(session: Session, actor: User, call_id: uuid.UUID) -> CallDetail:
+    call = session.get(CallSession, call_id)
+    if call is None:
+        raise NotFound(NOT_FOUND)
+    require(session, actor, "call:read", call.organization_id, not_found=NOT_FOUND)
+    agent = session.get(VoiceAgent, call.agent_id)
+    invocations = call_service.tool_invocations(session, call.id)
+    return CallDetail(
+        summary=_summary(call, agent.name if agent else "", len(invocations)),
+        error=call.error, setup_ours_ms=call.setup_ours_ms, setup_model_ms=call.setup_model_ms,
+        recording_url=call.recording_url, recording_duration_seconds=call.recording_duration_seconds,
+        provider_call_id=call.provider_call_id,
+        turns=[{"position": t.position, "role": t.role, "text": t.text, "at": aware(t.created_at)}
+               for t in call_service.turns(session, call.id)],
+        tool_invocations=[
+            {"tool": i.tool_name, "function": i.function_name, "arguments": i.arguments, "result": i.result,
+             "error": i.error, "duration_ms": i.duration_ms, "at": aware(i.created_at)}
+            for i in invocations
+        ],
+    )
