@@ -28,9 +28,11 @@ MATRIX: list[tuple[str, str, dict | None, int | None]] = [
     ("DELETE", "/api/v1/tools/agent/{agent_tool_id}", None, 403),
     ("DELETE", "/api/v1/tools/agent/{agent_tool_id}/connection", None, 403),
     ("GET", "/api/v1/tools/auth/Google_calendar?agent_id={agent_id}", None, 403),
+    ("GET", "/api/v1/calls/organization/{org_id}", None, None),
+    ("GET", "/api/v1/calls/{call_id}", None, None),
 ]
 
-SCOPED_PARAMS = ("{org_id}", "{agent_id}", "{agent_tool_id}", "{user_id}")
+SCOPED_PARAMS = ("{org_id}", "{agent_id}", "{agent_tool_id}", "{user_id}", "{call_id}")
 # Scoped through the body or the query string rather than the path.
 SCOPED_ELSEWHERE = {("POST", "/api/v1/agents"), ("POST", "/api/v1/tools/agent"), ("GET", "/api/v1/tools/auth/{tool_name}")}
 
@@ -62,7 +64,16 @@ def world(client):
         "/api/v1/tools/agent", json={"agent_id": holder["id"], "tool_name": "Google_calendar"}, headers=admin.headers
     )
     assert attached.status_code == 201, attached.text
+    import uuid
+
+    from voice_platform.models import User
+    from voice_platform.services import calls
+
+    with session_scope() as session:
+        call = calls.open_test_session(session, session.get(User, uuid.UUID(admin.user_id)), uuid.UUID(agent["id"]))
+        call_id = str(call.id)
     ctx = {
+        "call_id": call_id,
         "org_id": admin.org_id,
         "agent_id": agent["id"],
         "admin_id": admin.user_id,
