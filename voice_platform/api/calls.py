@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
 
 from voice_platform.api.deps import CurrentUser, SessionDep
@@ -91,3 +91,14 @@ def get_call(call_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Call
         turns=[TurnOut(**t) for t in detail.turns],
         tool_invocations=[ToolInvocationOut(**i) for i in detail.tool_invocations],
     )
+
+
+@router.get("/{call_id}/recording", responses={**_SCOPED, 502: {"description": "Twilio unreachable"},
+                                               503: {"description": "Twilio not configured"}},
+            response_class=Response)
+def get_recording(call_id: uuid.UUID, session: SessionDep, token: Annotated[str, Query(max_length=2000)]) -> Response:
+    """The call's recording as MP3, for the dashboard's player (``token`` from the call's page)."""
+    from voice_platform.telephony.twilio_media import fetch_recording_mp3
+
+    url = call_history.recording_url_for_token(session, call_id, token)
+    return Response(fetch_recording_mp3(url), media_type="audio/mpeg", headers={"Cache-Control": "private, max-age=300"})

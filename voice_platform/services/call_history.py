@@ -19,6 +19,7 @@ from voice_platform.models import CallSession, ToolInvocation, User, VoiceAgent
 from voice_platform.models.base import aware
 from voice_platform.models.calls import ACTIVE, COMPLETED, FAILED, PENDING
 from voice_platform.services import calls as call_service
+from voice_platform.security import TokenInvalid, sign_payload, verify_signed_payload
 from voice_platform.services.rbac import require
 
 STATUSES = (PENDING, ACTIVE, COMPLETED, FAILED)
@@ -139,3 +140,34 @@ def get_call_detail(session: Session, actor: User, call_id: uuid.UUID) -> CallDe
             for i in invocations
         ],
     )
+
+
+RECORDING_LINK_MINUTES = 30
+
+
+def recording_link_token(session: Session, actor: User, call_id: uuid.UUID) -> str | None:
+    """A short-lived token for ``GET /calls/{id}/recording``: an <audio> element sends no bearer
+    token, so the signed-in user's right to listen travels in the link (None: no recording)."""
+    call = session.get(CallSession, call_id)
+    if call is None:
+        raise NotFound(NOT_FOUND)
+    require(session, actor, "call:read", call.organization_id, not_found=NOT_FOUND)
+    if not call.recording_url:
+        return None
+    return sign_payload({"call": str(call.id), "sub": str(actor.id)}, minutes=RECORDING_LINK_MINUTES, purpose="recording")
+
+
+def recording_url_for_token(session: Session, call_id: uuid.UUID, token: str) -> str:
+    """The stored recording URL when ``token`` was issued for this call to a user who may still read it."""
+    try:
+        claims = verify_signed_payload(token, purpose="recording")
+        user = session.get(User, uuid.UUID(claims["sub"]))
+        if claims.get("call") != str(call_id) or user is None or not user.is_active:
+            raise TokenInvalid("not this call")
+    except (TokenInvalid, KeyError, ValueError) as exc:
+        raise NotFound(NOT_FOUND) from exc
+    call = session.get(CallSession, call_id)
+    if call is None or not call.recording_url:
+        raise NotFound("This call has no recording")
+    require(session, user, "call:read", call.organization_id, not_found=NOT_FOUND)
+    return call.recording_url

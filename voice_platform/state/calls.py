@@ -140,11 +140,17 @@ class CallsState(AuthState):
 
 
 class CallDetailState(AuthState):
+    """One call; the recording plays through the API with a short-lived signed link."""
+
     call: dict[str, str] = {}
     turns: list[dict[str, str]] = []
     invocations: list[dict[str, str]] = []
     loading: bool = True
     not_found: bool = False
+
+    def _recording_src(self, session, user, call_id: uuid.UUID) -> str:
+        token = call_history.recording_link_token(session, user, call_id)
+        return f"/api/v1/calls/{call_id}/recording?token={token}" if token else ""
 
     @rx.event
     def load(self):
@@ -166,7 +172,7 @@ class CallDetailState(AuthState):
                     "setup": (f"{(detail.setup_ours_ms or 0) + (detail.setup_model_ms or 0):.0f} ms "
                               f"(ours {detail.setup_ours_ms or 0:.0f} ms, model {detail.setup_model_ms or 0:.0f} ms)")
                     if detail.setup_ours_ms is not None else "",
-                    "recording_url": detail.recording_url or "",
+                    "recording_url": self._recording_src(session, user, call_id),
                     "agent_id": str(s.agent_id),
                 }
                 self.turns = [{"role": t["role"], "text": t["text"], "at": t["at"].strftime("%H:%M:%S")} for t in detail.turns]
