@@ -22,8 +22,8 @@ def test_business_details_and_time_zone_are_saved_and_validated(page):
         _signed, org = auth.signup(session, email=email, password=PASSWORD, organization_name="Harbor Dental")
         org_id = org.id
     sign_in(page, email)
-    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Organization").click()
-    page.wait_for_url(route("/organization"))
+    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Settings").click()
+    page.wait_for_url(route("/settings"))
     wait_hydrated(page)
     expect(page.get_by_label("Time zone")).to_have_value("UTC")
     page.get_by_label("Time zone").fill("Mars/Olympus")

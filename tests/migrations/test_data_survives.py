@@ -19,20 +19,39 @@ from tests.migrations.test_migrations import ROOT
 from tests.support.databases import create_postgres_database, drop_postgres_database, postgres_available, postgres_required
 
 
-def _upgrade(url: str, target: str, monkeypatch) -> None:
+@pytest.fixture()
+def settings_url():
+    """Points the settings at another database for one test, then back at the run's own."""
+    import os
+
     from voice_platform.db import dispose_engines
     from voice_platform.settings import reset_settings_cache
 
-    monkeypatch.setenv("DATABASE_URL", url)
+    before = os.environ.get("DATABASE_URL")
+
+    def point(url: str) -> None:
+        os.environ["DATABASE_URL"] = url
+        reset_settings_cache()
+
+    yield point
+    if before is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = before
     reset_settings_cache()
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.attributes["configure_logger"] = False
-    command.upgrade(cfg, target)
     dispose_engines()
 
 
-def _check(url: str, monkeypatch) -> None:
-    _upgrade(url, "0002", monkeypatch)
+def _upgrade(url: str, target: str, point) -> None:
+    """Through env.py's own engine (not a handed-in connection): the path `make migrate` takes."""
+    point(url)
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, target)
+
+
+def _check(url: str, point) -> None:
+    _upgrade(url, "0002", point)
     engine = sa.create_engine(url)
     now = datetime.now(timezone.utc)
     # sa.Uuid stores 32 hex characters on SQLite; raw SQL must bind them the same way.
@@ -49,7 +68,7 @@ def _check(url: str, monkeypatch) -> None:
             conn.execute(sa.text(
                 "INSERT INTO call_sessions (id, organization_id, agent_id, status, transcript, created_at, updated_at)"
                 " VALUES (:i, :o, :a, 'completed', '[]', :n, :n)"), {"i": call, "o": org, "a": agent, "n": now})
-        _upgrade(url, "head", monkeypatch)
+        _upgrade(url, "head", point)
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT phone_number, record_calls FROM voice_agents")).all() == [("+14155550100", False)]
             assert conn.execute(sa.text("SELECT e164, source FROM phone_numbers")).all() == [("+14155550100", "manual")]
@@ -59,17 +78,17 @@ def _check(url: str, monkeypatch) -> None:
         engine.dispose()
 
 
-def test_sqlite_upgrade_keeps_rows(tmp_path, monkeypatch):
-    _check(f"sqlite:///{tmp_path / 'data.db'}", monkeypatch)
+def test_sqlite_upgrade_keeps_rows(tmp_path, settings_url):
+    _check(f"sqlite:///{tmp_path / 'data.db'}", settings_url)
 
 
-def test_postgres_upgrade_keeps_rows(monkeypatch):
+def test_postgres_upgrade_keeps_rows(settings_url):
     if not postgres_available():
         if postgres_required():
             pytest.fail("PostgreSQL required but unreachable")
         pytest.skip("PostgreSQL not reachable")
     name, url = create_postgres_database("vp_migrate_data")
     try:
-        _check(url, monkeypatch)
+        _check(url, settings_url)
     finally:
         drop_postgres_database(name)

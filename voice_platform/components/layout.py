@@ -22,7 +22,7 @@ SIDEBAR_WIDTH = "240px"
 NAV_ITEMS = (
     ("Agents", "bot", "/agents"),
     ("Calls", "phone-incoming", "/calls"),
-    ("Organization", "building-2", "/organization"),
+    ("Settings", "settings", "/settings"),
 )
 
 

@@ -31,6 +31,6 @@ def register_pages(app: rx.App) -> None:
     app.add_page(calls.detail_page, route="/calls/[call_id]", title=f"Call · {TITLE}", on_load=CallDetailState.load)
     from voice_platform.pages import organization
     from voice_platform.state.organization import OrganizationState
-    app.add_page(organization.page, route="/organization", title=f"Organization · {TITLE}", on_load=OrganizationState.load)
+    app.add_page(organization.page, route="/settings", title=f"Settings · {TITLE}", on_load=OrganizationState.load)
     # Reflex 0.10: the 404 page is an ordinary add_page on the "404" route.
     app.add_page(index.not_found_page, route="404", title=f"Not found · {TITLE}", on_load=AuthState.guard)

@@ -1,4 +1,4 @@
-"""``/organization``: what every agent of the organization knows about the business."""
+"""``/settings``: the organization settings, what every agent of the organization knows about the business."""
 
 from __future__ import annotations
 
@@ -45,6 +45,6 @@ def form() -> rx.Component:
 
 def page() -> rx.Component:
     return signed_in_page(
-        page_header("Organization", "Shared by every agent of " + S.org_name),
+        page_header("Settings", "Organization settings shared by every agent of " + S.org_name),
         rx.cond(S.loading, rx.card(page_skeleton(3), width="100%"), form()),
     )
