@@ -29,6 +29,7 @@ MATRIX: list[tuple[str, str, dict | None, int | None]] = [
     ("DELETE", "/api/v1/tools/agent/{agent_tool_id}/connection", None, 403),
     ("GET", "/api/v1/tools/auth/Google_calendar?agent_id={agent_id}", None, 403),
     ("GET", "/api/v1/calls/organization/{org_id}", None, None),
+    ("GET", "/api/v1/organizations/{org_id}/overview", None, None),
     ("GET", "/api/v1/calls/{call_id}", None, None),
     # Authorised by a signed link rather than the bearer token: a wrong token is "not found".
     ("GET", "/api/v1/calls/{call_id}/recording?token=forged", None, None),

@@ -20,6 +20,7 @@ from voice_platform.state.auth import AuthState
 
 SIDEBAR_WIDTH = "240px"
 NAV_ITEMS = (
+    ("Overview", "layout-dashboard", "/overview"),
     ("Agents", "bot", "/agents"),
     ("Calls", "phone-incoming", "/calls"),
     ("Settings", "settings", "/settings"),

@@ -32,5 +32,8 @@ def register_pages(app: rx.App) -> None:
     from voice_platform.pages import organization
     from voice_platform.state.organization import OrganizationState
     app.add_page(organization.page, route="/settings", title=f"Settings · {TITLE}", on_load=OrganizationState.load)
+    from voice_platform.pages import overview
+    from voice_platform.state.overview import OverviewState
+    app.add_page(overview.page, route="/overview", title=f"Overview · {TITLE}", on_load=OverviewState.load)
     # Reflex 0.10: the 404 page is an ordinary add_page on the "404" route.
     app.add_page(index.not_found_page, route="404", title=f"Not found · {TITLE}", on_load=AuthState.guard)
