@@ -30,6 +30,8 @@ MATRIX: list[tuple[str, str, dict | None, int | None]] = [
     ("GET", "/api/v1/tools/auth/Google_calendar?agent_id={agent_id}", None, 403),
     ("GET", "/api/v1/calls/organization/{org_id}", None, None),
     ("GET", "/api/v1/organizations/{org_id}/overview", None, None),
+    # Leaving needs only membership; the member's own leave is tested in test_members.
+    ("POST", "/api/v1/organizations/{org_id}/leave", None, None),
     ("GET", "/api/v1/calls/{call_id}", None, None),
     # Authorised by a signed link rather than the bearer token: a wrong token is "not found".
     ("GET", "/api/v1/calls/{call_id}/recording?token=forged", None, None),

@@ -74,3 +74,9 @@ def change_member_role(
 @router.delete("/{org_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_SCOPED)
 def remove_member(org_id: uuid.UUID, user_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> None:
     org_service.remove_member(session, user, org_id, user_id)
+
+
+@router.post("/{org_id}/leave", status_code=status.HTTP_204_NO_CONTENT, responses=_SCOPED)
+def leave_organization(org_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> None:
+    """The caller leaves the organization (refused, 422, for its last org admin)."""
+    org_service.leave_organization(session, user, org_id)

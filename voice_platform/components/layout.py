@@ -23,6 +23,7 @@ NAV_ITEMS = (
     ("Overview", "layout-dashboard", "/overview"),
     ("Agents", "bot", "/agents"),
     ("Calls", "phone-incoming", "/calls"),
+    ("Members", "users", "/members"),
     ("Settings", "settings", "/settings"),
 )
 

@@ -35,5 +35,8 @@ def register_pages(app: rx.App) -> None:
     from voice_platform.pages import overview
     from voice_platform.state.overview import OverviewState
     app.add_page(overview.page, route="/overview", title=f"Overview · {TITLE}", on_load=OverviewState.load)
+    from voice_platform.pages import members
+    from voice_platform.state.members import MembersState
+    app.add_page(members.page, route="/members", title=f"Members · {TITLE}", on_load=MembersState.load)
     # Reflex 0.10: the 404 page is an ordinary add_page on the "404" route.
     app.add_page(index.not_found_page, route="404", title=f"Not found · {TITLE}", on_load=AuthState.guard)

@@ -126,6 +126,16 @@ def remove_member(session: Session, actor: User, org_id: uuid.UUID, user_id: uui
     session.flush()
 
 
+def leave_organization(session: Session, actor: User, org_id: uuid.UUID) -> None:
+    """Anyone may leave an organization they belong to, except its last org admin."""
+    membership = _membership(session, org_id, actor.id)
+    if membership is None:
+        raise NotFound("Organization not found")
+    _refuse_removing_last_admin(session, org_id, membership)
+    session.delete(membership)
+    session.flush()
+
+
 def _membership(session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
     return session.exec(
         select(Membership).where(Membership.organization_id == org_id, Membership.user_id == user_id)

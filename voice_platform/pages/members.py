@@ -1,0 +1,96 @@
+"""``/members``: who belongs to the organization and with which role."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from voice_platform.components import error_callout, page_header, page_skeleton, signed_in_page, text_field
+from voice_platform.components.fields import form_field
+from voice_platform.services.rbac import ASSIGNABLE_ROLES
+from voice_platform.state.members import MembersState
+
+S = MembersState
+ROLE_LABELS = {"org_admin": "Org admin", "member": "Member"}
+
+
+def role_picker(member: rx.Var) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(aria_label="Role of " + member["email"].to(str)),
+        rx.select.content(*[rx.select.item(ROLE_LABELS[r], value=r) for r in ASSIGNABLE_ROLES]),
+        value=member["role"],
+        on_change=lambda role: S.change_role(member["user_id"], role),
+        size="1",
+    )
+
+
+def remove_button(member: rx.Var) -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(rx.icon_button(rx.icon("user-minus", size=14), variant="ghost", color_scheme="red",
+                                               aria_label="Remove " + member["email"].to(str))),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Remove " + member["email"].to(str) + "?"),
+            rx.alert_dialog.description("They lose access to this organization's agents and calls."),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(rx.button("Remove", color_scheme="red", on_click=S.remove(member["user_id"]),
+                                                 aria_label="Confirm remove")),
+                spacing="3", justify="end", margin_top="16px",
+            ),
+        ),
+    )
+
+
+def member_row(member: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(rx.vstack(rx.text(member["email"], weight="medium"),
+                                           rx.text(member["name"], size="1", color_scheme="gray"), spacing="0")),
+        rx.table.cell(rx.cond(S.can_manage_members & (member["is_me"] == ""), role_picker(member),
+                              rx.badge(member["role"].to(str).replace("_", " "), variant="soft"))),
+        rx.table.cell(rx.cond(member["is_me"] != "",
+                              rx.button("Leave", variant="soft", color_scheme="gray", size="1", on_click=S.leave,
+                                        aria_label="Leave organization"),
+                              rx.cond(S.can_manage_members, remove_button(member))), text_align="right"),
+        align="center",
+        data_testid="member-row",
+    )
+
+
+def add_form() -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.hstack(
+                rx.box(text_field("E-mail", "email", S.errors, placeholder="colleague@company.com", type="email",
+                                  required=True), flex="1"),
+                form_field("Role", "new_role", rx.select.root(
+                    rx.select.trigger(aria_label="New member role"),
+                    rx.select.content(*[rx.select.item(ROLE_LABELS[r], value=r) for r in ASSIGNABLE_ROLES]),
+                    value=S.new_role, on_change=S.set_new_role, size="3"), S.errors),
+                rx.button("Add member", type="submit", size="3", aria_label="Add member"),
+                align="end", spacing="3", width="100%",
+            ),
+            on_submit=S.add, key=S.form_key, width="100%",
+        ),
+        rx.text("They need an account first (they can sign up at /signup).", size="1", color_scheme="gray"),
+        width="100%",
+    )
+
+
+def page() -> rx.Component:
+    return signed_in_page(
+        page_header("Members", "People of " + S.org_name + " and their roles"),
+        rx.cond(
+            S.loading,
+            rx.card(page_skeleton(3), width="100%"),
+            rx.vstack(
+                rx.cond(S.errors.contains(""), error_callout(S.errors[""])),
+                rx.cond(S.can_manage_members, add_form()),
+                rx.card(rx.table.root(
+                    rx.table.header(rx.table.row(rx.table.column_header_cell("Member"),
+                                                 rx.table.column_header_cell("Role"), rx.table.column_header_cell(""))),
+                    rx.table.body(rx.foreach(S.members, member_row)),
+                    variant="ghost", width="100%", aria_label="Members",
+                ), width="100%"),
+                spacing="4", width="100%",
+            ),
+        ),
+    )
