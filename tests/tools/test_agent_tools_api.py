@@ -22,7 +22,7 @@ def test_catalogue_lists_active_tools_with_function_schemas(client, admin, catal
     r = client.get("/api/v1/tools/platform", params={"only_active": True}, headers=admin.headers)
     assert r.status_code == 200
     tools = {t["name"]: t for t in r.json()}
-    assert set(tools) == {"Google_calendar", "Test_weather"}
+    assert set(tools) == {"Call_control", "Google_calendar", "Test_weather"}
     fns = {f["name"] for f in tools["Google_calendar"]["tool_functions_schema"]["functions"]}
     assert "book_appointment" in fns
     assert tools["Test_weather"]["secret_fields"] == ["api_key"]

@@ -35,7 +35,7 @@ def count_writes():
 
 def test_discovers_tool_classes_and_their_function_tools():
     registry = ToolRegistry(packages=(IMPLEMENTATIONS, SAMPLE_PACKAGE))
-    assert set(registry.tool_classes()) == {"Google_calendar", "Test_weather"}
+    assert set(registry.tool_classes()) == {"Call_control", "Google_calendar", "Test_weather"}
     assert registry.function_names("Test_weather") == ["current_conditions", "forecast"]
     assert default_registry.function_names("Google_calendar") == [
         "book_appointment", "cancel_appointment", "check_availability", "list_upcoming_events",
@@ -69,10 +69,10 @@ def test_sync_inserts_then_second_run_writes_nothing(test_database):
     registry = ToolRegistry(packages=(IMPLEMENTATIONS, SAMPLE_PACKAGE))
     with session_scope() as session:
         first = registry.sync_with_db(session)
-    assert sorted(first.inserted) == ["Google_calendar", "Test_weather"]
+    assert sorted(first.inserted) == ["Call_control", "Google_calendar", "Test_weather"]
     with count_writes() as writes, session_scope() as session:
         second = registry.sync_with_db(session)
-    assert second.writes == 0 and sorted(second.unchanged) == ["Google_calendar", "Test_weather"]
+    assert second.writes == 0 and sorted(second.unchanged) == ["Call_control", "Google_calendar", "Test_weather"]
     assert writes == []
     with session_scope() as session:
         row = session.exec(select(PlatformTool).where(PlatformTool.name == "Google_calendar")).one()

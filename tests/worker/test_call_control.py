@@ -1,0 +1,103 @@
+"""The call-control tool inside LiveKit's own AgentSession: end_call and transfer_call."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from livekit.agents import Agent, AgentSession
+
+from tests.worker.conftest import load_call, open_webhook_session
+from tests.worker.scripted_llm import ScriptedLLM
+from voice_platform.tools.implementations.call_control import (
+    CallControl,
+    CallControlTool,
+    unavailable_functions,
+)
+from voice_platform.tools.registry import default_registry
+
+
+@dataclass
+class CallUserdata:
+    call_control: CallControl | None
+    tool_runtimes: dict = field(default_factory=dict)
+
+
+def _functions(transfer_number: str | None):
+    tool = CallControlTool()
+    return default_registry.get_tool_functions("Call_control", tool, unavailable_functions(transfer_number))
+
+
+async def _converse(llm: ScriptedLLM, call: CallControl | None, text: str, transfer_number: str | None = None):
+    session = AgentSession(llm=llm, userdata=CallUserdata(call))
+    closed: asyncio.Future = asyncio.get_running_loop().create_future()
+    session.on("close", lambda ev: closed.done() or closed.set_result(ev))
+    await session.start(Agent(instructions="You answer the phone.", tools=_functions(transfer_number)))
+    result = await session.run(user_input=text)
+    return session, result, closed
+
+
+def _claimed(number: str):
+    from voice_platform.db import session_scope
+    from voice_platform.services import calls
+
+    session_id = open_webhook_session(number)
+    with session_scope() as s:
+        calls.claim_session(s, session_id, room_name="call-test")
+    return session_id
+
+
+def test_transfer_is_offered_only_with_a_transfer_number():
+    assert sorted(f.info.name for f in _functions(None)) == ["end_call"]
+    assert sorted(f.info.name for f in _functions("+15557654321")) == ["end_call", "transfer_call"]
+
+
+async def test_end_call_says_goodbye_then_closes_and_records_agent_ended(phone_agent):
+    session_id = _claimed(phone_agent.number)
+    llm = ScriptedLLM([("call", {"name": "end_call"}), ("say", "Goodbye, have a lovely day.")])
+    call = CallControl(session_id=session_id, call_sid="CA123")
+
+    session, result, closed = await _converse(llm, call, "That's all, thank you. Bye!")
+
+    result.expect.next_event().is_function_call(name="end_call")
+    result.expect.next_event().is_function_call_output(is_error=False)
+    result.expect.next_event().is_message(role="assistant")
+    assert "goodbye" in llm.tool_outputs[0].lower()  # the model was told to say it
+    event = await asyncio.wait_for(closed, 5)
+    assert event.reason.value == "user_initiated" and event.error is None
+    stored = load_call(session_id)
+    assert (stored.status, stored.end_reason, call.ended) == ("completed", "agent_ended", "agent_ended")
+
+
+async def test_end_call_without_call_control_is_an_error_for_the_model():
+    llm = ScriptedLLM([("call", {"name": "end_call"}), ("say", "Sorry, I cannot hang up.")])
+
+    session, result, closed = await _converse(llm, None, "Bye")
+
+    result.expect.next_event().is_function_call(name="end_call")
+    result.expect.next_event().is_function_call_output(is_error=True)
+    assert "not available" in llm.tool_outputs[0]
+    assert not closed.done()
+    await session.aclose()
+
+
+async def test_transfer_needs_a_number_and_a_phone_call(phone_agent):
+    session_id = _claimed(phone_agent.number)
+    steps = [("call", {"name": "transfer_call"}), ("say", "I can take a message instead.")]
+    # offered, but the call's data has no number (e.g. removed mid-call): refused with a reason the model can say
+    first = ScriptedLLM(list(steps))
+    no_number, r1, _ = await _converse(first, CallControl(session_id, call_sid="CA1"), "A person please",
+                                       transfer_number="+15557654321")
+    r1.expect.next_event().is_function_call(name="transfer_call")
+    r1.expect.next_event().is_function_call_output(is_error=True)
+    assert "not set up" in first.tool_outputs[0]
+    await no_number.aclose()
+
+    llm = ScriptedLLM(list(steps))
+    chat, r2, _ = await _converse(llm, CallControl(session_id, call_sid=None, transfer_number="+15557654321"),
+                                  "A person please", transfer_number="+15557654321")
+    r2.expect.next_event().is_function_call(name="transfer_call")
+    r2.expect.next_event().is_function_call_output(is_error=True)
+    assert "not a phone call" in llm.tool_outputs[0]
+    await chat.aclose()
+    assert load_call(session_id).status == "active"  # a refused transfer ends nothing
