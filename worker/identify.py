@@ -217,6 +217,10 @@ def _claim(
         try:
             call = calls.claim_session(session, session_id, room_name=room_name)
         except calls.SessionRefused as exc:
+            taken = calls.get_call(session, session_id) if exc.reason == "already_answered" else None
+            if taken is not None and room_name and taken.room_name == room_name:
+                # a second job in the room of the answered call: it must leave quietly, not hang up the caller
+                raise CallRefused(str(exc), reason="duplicate_job", source=source) from exc
             raise CallRefused(str(exc), reason=exc.reason, source=source) from exc
         if expected_agent is not None and call.agent_id != expected_agent:
             # the claim rolls back with this exception: the session stays pending for its own agent

@@ -96,6 +96,10 @@ async def test_a_session_id_is_single_use(phone_agent, caplog):
     assert (replayed.value.reason, replayed.value.source) == ("already_answered", "attribute")
     assert load_call(session_id).room_name == "call-1"  # the replay took nothing over
     assert "call refused: reason=already_answered source=attribute room=call-2" in caplog.text
+    # a second job dispatched into the answered call's own room is told apart: it must not hang up
+    with pytest.raises(CallRefused) as duplicate:
+        await identify_call(job_metadata="", room=rtc.Room(), participant=sip_participant(attrs), room_name="call-1")
+    assert duplicate.value.reason == "duplicate_job"
 
 
 async def test_ended_unknown_and_malformed_session_ids_are_refused(phone_agent):
