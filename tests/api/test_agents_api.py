@@ -93,3 +93,18 @@ def test_organization_time_zone_is_an_iana_name(client):
     assert ok.status_code == 200 and ok.json()["timezone"] == "Europe/Berlin"
     bad = client.put(f"/api/v1/organizations/{admin.org_id}", json={"timezone": "Mars/Olympus"}, headers=admin.headers)
     assert bad.status_code == 422 and "IANA" in bad.text
+
+
+def test_search_by_name_or_number(client):
+    from tests.support.api import create_agent, signup
+
+    admin = signup(client, "search")
+    create_agent(client, admin, name="Front Desk", phone_number="+14155550142")
+    create_agent(client, admin, name="After hours 100%_", phone_number="+14155550199")
+    url = f"/api/v1/agents/organization/{admin.org_id}"
+    names = lambda q: sorted(a["name"] for a in client.get(url, params={"q": q}, headers=admin.headers).json()["items"])  # noqa: E731
+    assert names("front") == ["Front Desk"]
+    assert names("0142") == ["Front Desk"]
+    assert names("100%_") == ["After hours 100%_"]  # LIKE wildcards are literal
+    assert names("%") == ["After hours 100%_"]
+    assert names("nobody") == []

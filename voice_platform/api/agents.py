@@ -35,8 +35,9 @@ def list_agents(
     session: SessionDep,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    q: Annotated[str | None, Query(max_length=100, description="Name or phone number contains")] = None,
 ) -> PageOut[AgentOut]:
-    page = agent_service.list_agents(session, user, org_id, offset=offset, limit=limit)
+    page = agent_service.list_agents(session, user, org_id, offset=offset, limit=limit, search=q)
     return PageOut[AgentOut](
         items=[AgentOut.model_validate(a) for a in page.items], total=page.total, offset=page.offset, limit=page.limit
     )

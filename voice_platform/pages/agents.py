@@ -47,7 +47,10 @@ def agent_row(agent: rx.Var) -> rx.Component:
                     rx.text("No number", color_scheme="gray", size="2")),
         ),
         rx.table.cell(rx.hstack(rx.icon("audio-waveform", size=14), rx.text(agent["voice"]), align="center", spacing="2")),
-        rx.table.cell(rx.text(agent["language"], color_scheme="gray")),
+        rx.table.cell(rx.cond(agent["tools"], rx.text(agent["tools"], size="2"), rx.text("None", size="2", color_scheme="gray"))),
+        rx.table.cell(rx.cond(agent["last_call"],
+                              rx.link(agent["last_call"], href="/calls?agent=" + agent["id"].to(str), size="2"),
+                              rx.text("Never", size="2", color_scheme="gray"))),
         rx.table.cell(status_badge(agent["is_active"])),
         rx.table.cell(
             rx.link(rx.icon_button(rx.icon("chevron-right", size=16), variant="ghost", color_scheme="gray",
@@ -67,7 +70,8 @@ def agents_table() -> rx.Component:
                     rx.table.column_header_cell("Agent"),
                     rx.table.column_header_cell("Phone number"),
                     rx.table.column_header_cell("Voice"),
-                    rx.table.column_header_cell("Language"),
+                    rx.table.column_header_cell("Tools"),
+                    rx.table.column_header_cell("Last call"),
                     rx.table.column_header_cell("Status"),
                     rx.table.column_header_cell(""),
                 ),
@@ -76,7 +80,7 @@ def agents_table() -> rx.Component:
             variant="ghost",
             size="2",
             width="100%",
-            min_width="640px",
+            min_width="760px",
             aria_label="Agents",
         ), overflow_x="auto", width="100%"),
         rx.hstack(
@@ -97,6 +101,19 @@ def agents_table() -> rx.Component:
     )
 
 
+def search_box() -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            rx.input(rx.input.slot(rx.icon("search", size=14)), name="q", default_value=S.search,
+                     placeholder="Search by name or number", aria_label="Search agents", width="280px"),
+            rx.button("Search", type="submit", variant="soft", aria_label="Search"),
+            spacing="2",
+        ),
+        on_submit=S.apply_search,
+        margin_bottom="16px",
+    )
+
+
 def content() -> rx.Component:
     return rx.cond(
         S.loading,
@@ -108,12 +125,13 @@ def content() -> rx.Component:
                 S.total > 0,
                 agents_table(),
                 rx.card(
+                    rx.cond(S.search != "", empty_state("search-x", "No agent matches", "Try another name or number."),
                     empty_state(
                         "bot",
                         "No agents yet",
                         "An agent answers calls to its phone number with your prompt, voice and tools.",
                         new_agent_button(),
-                    ),
+                    )),
                     width="100%",
                 ),
             ),
@@ -124,5 +142,6 @@ def content() -> rx.Component:
 def page() -> rx.Component:
     return signed_in_page(
         page_header("Agents", "Phone agents of " + S.org_name, new_agent_button()),
+        search_box(),
         content(),
     )

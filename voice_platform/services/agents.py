@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from voice_platform.errors import Conflict, NotFound, ValidationFailed
-from voice_platform.models import User, VoiceAgent
+from voice_platform.models import AgentTool, CallSession, PlatformTool, User, VoiceAgent
+from voice_platform.models.base import aware
 from voice_platform.services import phone_numbers, validation
 from voice_platform.services.rbac import require
 
@@ -109,16 +111,27 @@ def get_agent(session: Session, actor: User, agent_id: uuid.UUID, permission: st
     return agent
 
 
-def list_agents(session: Session, actor: User, org_id: uuid.UUID, *, offset: int = 0, limit: int = 50) -> Page:
+def list_agents(
+    session: Session, actor: User, org_id: uuid.UUID, *, offset: int = 0, limit: int = 50, search: str | None = None
+) -> Page:
+    """Newest first; ``search`` matches the name or the phone number (case-insensitive, substring)."""
     require(session, actor, "agent:read", org_id)
     if offset < 0:
         raise ValidationFailed("offset must be 0 or more", field="offset")
     if not 1 <= limit <= 200:
         raise ValidationFailed("limit must be between 1 and 200", field="limit")
-    where = VoiceAgent.organization_id == org_id
-    total = session.exec(select(func.count()).select_from(VoiceAgent).where(where)).one()
+    where = [VoiceAgent.organization_id == org_id]
+    term = validation.text(search, "search", max_length=100) if search else ""
+    if term:
+        pattern = "%" + term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        digits = "".join(ch for ch in term if ch.isdigit() or ch == "+")
+        matches = func.lower(VoiceAgent.name).like(pattern, escape="\\")
+        if digits:
+            matches = or_(matches, VoiceAgent.phone_number.like("%" + digits + "%"))
+        where.append(matches)
+    total = session.exec(select(func.count()).select_from(VoiceAgent).where(*where)).one()
     items = session.exec(
-        select(VoiceAgent).where(where).order_by(VoiceAgent.created_at.desc(), VoiceAgent.id).offset(offset).limit(limit)
+        select(VoiceAgent).where(*where).order_by(VoiceAgent.created_at.desc(), VoiceAgent.id).offset(offset).limit(limit)
     ).all()
     return Page(items=list(items), total=total, offset=offset, limit=limit)
 
@@ -145,3 +158,26 @@ def find_agent_by_phone(session: Session, phone: str) -> VoiceAgent | None:
     """For the call path: no actor, the dialed number is the key."""
     number = validation.phone_e164(phone, field="To")
     return session.exec(select(VoiceAgent).where(VoiceAgent.phone_number == number)).first()
+
+
+@dataclass(frozen=True)
+class AgentActivity:
+    tools: list[str]
+    last_call_at: datetime | None
+
+
+def activity_of(session: Session, agent_ids: list[uuid.UUID]) -> dict[uuid.UUID, AgentActivity]:
+    """For a page of agents already permission-checked: attached tools and the last call, in two queries."""
+    if not agent_ids:
+        return {}
+    tools: dict[uuid.UUID, list[str]] = {}
+    for agent_id, name in session.exec(
+        select(AgentTool.agent_id, PlatformTool.name).join(PlatformTool, PlatformTool.id == AgentTool.tool_id)
+        .where(AgentTool.agent_id.in_(agent_ids)).order_by(PlatformTool.name)
+    ).all():
+        tools.setdefault(agent_id, []).append(name)
+    last = dict(session.exec(
+        select(CallSession.agent_id, func.max(CallSession.started_at))
+        .where(CallSession.agent_id.in_(agent_ids), CallSession.kind == "phone").group_by(CallSession.agent_id)
+    ).all())
+    return {a: AgentActivity(tools=tools.get(a, []), last_call_at=aware(last.get(a))) for a in agent_ids}

@@ -18,9 +18,12 @@ TEXT_FIELDS = ("name", "phone_number", "system_prompt", "greeting", "language", 
 FORM_FIELDS = (*TEXT_FIELDS, "voice", "model")  # element ids on the form
 
 
-def agent_row(agent) -> dict[str, str | bool]:
+def agent_row(agent, activity=None) -> dict[str, str | bool]:
     """What a list row or the form needs, as plain JSON-able values."""
+    last = activity.last_call_at if activity else None
     return {
+        "tools": ", ".join(activity.tools) if activity and activity.tools else "",
+        "last_call": last.strftime("%b %d, %H:%M UTC") if last else "",
         "id": str(agent.id),
         "name": agent.name,
         "phone_number": agent.phone_number or "",
@@ -45,6 +48,7 @@ class AgentsState(AuthState):
     offset: int = 0
     loading: bool = True
     error: str = ""
+    search: str = ""
 
     @rx.var
     def page_label(self) -> str:
@@ -62,10 +66,16 @@ class AgentsState(AuthState):
 
     @rx.event
     def load(self):
-        """on_load of /agents (after guard): the first page."""
+        """on_load of /agents (after guard): the first page; ``?q=`` deep-links a search."""
         self.offset = 0
         self.loading = True
+        self.search = self.router.url.query_parameters.get("q", "") or ""
         return self._fetch(refresh_session=True)
+
+    @rx.event
+    def apply_search(self, form: dict):
+        self.search, self.offset = str(form.get("q") or "").strip(), 0
+        return self._fetch()
 
     @rx.event
     def next_page(self):
@@ -88,8 +98,10 @@ class AgentsState(AuthState):
                 if org is None:
                     self.agents, self.total = [], 0
                 else:
-                    page = agent_service.list_agents(session, user, org, offset=self.offset, limit=PAGE_SIZE)
-                    self.agents = [agent_row(a) for a in page.items]
+                    page = agent_service.list_agents(session, user, org, offset=self.offset, limit=PAGE_SIZE,
+                                                     search=self.search or None)
+                    activity = agent_service.activity_of(session, [a.id for a in page.items])
+                    self.agents = [agent_row(a, activity.get(a.id)) for a in page.items]
                     self.total = page.total
         except NotAuthenticated:
             return self._signed_out()
