@@ -32,6 +32,11 @@ def switch(page: Page, name: str):
     return page.get_by_role("switch", name=f"Enable function {name}")
 
 
+def calendar_card(page: Page):
+    """The Google Calendar tool's card (the page lists every catalogue tool, call control included)."""
+    return page.locator('[data-tool="Google_calendar"]')
+
+
 def card(page: Page, name: str):
     return page.locator(f'[data-function="{name}"]')
 
@@ -51,7 +56,7 @@ def test_attach_then_switch_a_function_off_and_on_persists(page: Page, admin):
     wait_hydrated(page)
     page.get_by_role("link", name="Tools").or_(page.get_by_role("button", name="Tools")).first.click()
     page.wait_for_url(route(f"/agents/{agent_id}/tools"))
-    expect(page.get_by_test_id("functions-heading")).to_have_text(f"Available functions ({len(names)} total, {len(names)} enabled)")
+    expect(calendar_card(page).get_by_test_id("functions-heading")).to_have_text(f"Available functions ({len(names)} total, {len(names)} enabled)")
     expect(switch(page, FUNCTION)).to_be_disabled()  # shown, but not switchable before attaching
 
     page.get_by_role("button", name="Attach Google Calendar").click()
@@ -63,7 +68,7 @@ def test_attach_then_switch_a_function_off_and_on_persists(page: Page, admin):
     switch(page, FUNCTION).click()
     expect(switch(page, FUNCTION)).to_have_attribute("aria-checked", "false")
     expect(card(page, FUNCTION)).to_have_attribute("data-saving", "false")
-    expect(page.get_by_test_id("functions-heading")).to_have_text(
+    expect(calendar_card(page).get_by_test_id("functions-heading")).to_have_text(
         f"Available functions ({len(names)} total, {len(names) - 1} enabled)")
 
     page.reload()
@@ -197,7 +202,7 @@ def test_tool_switch_and_stale_function_names(page: Page, admin):
     names = function_names()
     sign_in(page, email)
     open_tools(page, agent_id)
-    expect(page.get_by_test_id("functions-heading")).to_have_text(
+    expect(calendar_card(page).get_by_test_id("functions-heading")).to_have_text(
         f"Available functions ({len(names)} total, {len(names) - 1} enabled)")
     expect(page.get_by_text("retired_function")).to_have_count(0)
 

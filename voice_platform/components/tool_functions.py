@@ -79,6 +79,8 @@ def function_card(tool: rx.Var, fn: rx.Var, editable: rx.Var) -> rx.Component:
                         spacing="2",
                     ),
                     rx.text(fn["description"].to(str), size="2", color_scheme="gray"),
+                    rx.text("Last 7 days: ", fn["usage_7"].to(str), "  ·  30 days: ", fn["usage_30"].to(str),
+                            size="1", color_scheme="gray", data_testid="function-usage"),
                     spacing="1",
                     flex="1",
                     min_width="0",

@@ -23,6 +23,7 @@ from voice_platform.errors import DomainError, NotAuthenticated, NotFound
 from voice_platform.services import agents as agent_service
 from voice_platform.services import oauth as oauth_service
 from voice_platform.services import tools as tool_service
+from voice_platform.services import tool_analytics
 from voice_platform.state.auth import AuthState
 
 TIME_PATTERN = re.compile(r"^\^?\(?\[01\]")  # the usual HH:MM pattern starts like ^([01][0-9]|2[0-3])
@@ -92,8 +93,11 @@ def config_fields(schema: dict[str, Any], secret_fields: list[str], config: dict
     return fields
 
 
-def _function_card(fn) -> dict[str, Any]:
+def _function_card(fn, stats: dict[int, Any] | None = None) -> dict[str, Any]:
+    stats = stats or {}
     return {
+        "usage_7": tool_analytics.describe(stats.get(7)),
+        "usage_30": tool_analytics.describe(stats.get(30)),
         "name": fn.name,
         "description": fn.description,
         "enabled": fn.enabled,
@@ -110,9 +114,10 @@ def _function_card(fn) -> dict[str, Any]:
     }
 
 
-def tool_entry(entry: tool_service.AgentToolEntry) -> dict[str, Any]:
+def tool_entry(entry: tool_service.AgentToolEntry, usage: dict | None = None) -> dict[str, Any]:
     tool, at = entry.tool, entry.attachment
-    functions = [_function_card(f) for f in entry.functions]
+    usage = usage or {}
+    functions = [_function_card(f, usage.get((tool.name, f.name))) for f in entry.functions]
     return {
         "name": tool.name,
         "title": tool_title(tool.name),
@@ -194,8 +199,10 @@ class AgentToolsState(AuthState):
             raise NotFound(tool_service.AGENT_TOOL_NOT_FOUND) from None
 
     def _refresh(self, session, user) -> None:
-        page = tool_service.agent_tools_page(session, user, uuid.UUID(self.page_agent_id))
-        self.tools = [tool_entry(e) for e in page.entries]
+        agent_id = uuid.UUID(self.page_agent_id)
+        page = tool_service.agent_tools_page(session, user, agent_id)
+        usage = tool_analytics.function_stats(session, user, agent_id)
+        self.tools = [tool_entry(e, usage) for e in page.entries]
         self.can_configure = page.can_configure
         self.oauth_configured = page.oauth_configured
         self.form_key += 1
