@@ -70,3 +70,21 @@ def test_calls_list_filters_and_opens_a_call_with_its_transcript(page):
     expect(page.get_by_text("445 ms (ours 35 ms, model 410 ms)")).to_be_visible()
     page.go_back()
     page.wait_for_url(route("/calls"))
+
+
+def test_a_call_that_starts_while_the_list_is_open_appears_without_a_reload(page):
+    from voice_platform.db import session_scope
+    from voice_platform.services import agents, auth
+
+    email = f"live-{uuid.uuid4().hex[:10]}@example.com"
+    number = "+1415" + str(uuid.uuid4().int)[:7]
+    with session_scope() as session:
+        signed, org = auth.signup(session, email=email, password=PASSWORD, organization_name="Live Co")
+        agents.create_agent(session, signed.user, org.id, {"name": "Live desk", "phone_number": number})
+    sign_in(page, email)
+    page.goto("/calls")
+    wait_hydrated(page)
+    expect(page.get_by_text("No calls yet")).to_be_visible()
+    record_call(number)  # as the webhook and the worker would, from another process
+    expect(page.get_by_test_id("call-row")).to_have_count(1, timeout=10_000)
+    expect(page.get_by_test_id("call-row")).to_contain_text("Live desk")

@@ -171,3 +171,13 @@ def recording_url_for_token(session: Session, call_id: uuid.UUID, token: str) ->
         raise NotFound("This call has no recording")
     require(session, user, "call:read", call.organization_id, not_found=NOT_FOUND)
     return call.recording_url
+
+
+def calls_fingerprint(session: Session, actor: User, org_id: uuid.UUID) -> str:
+    """Changes whenever a call of the organization starts, changes or ends: open call lists
+    compare it every few seconds and reload only when it moved (one cheap aggregate query)."""
+    require(session, actor, "call:read", org_id)
+    count, latest = session.exec(
+        select(func.count(), func.max(CallSession.updated_at)).where(CallSession.organization_id == org_id)
+    ).one()
+    return f"{count}:{aware(latest).isoformat() if latest else ''}"

@@ -58,6 +58,7 @@ class CallsState(AuthState):
     offset: int = 0
     loading: bool = True
     error: str = ""
+    fingerprint: str = ""
 
     @rx.var
     def page_label(self) -> str:
@@ -79,6 +80,26 @@ class CallsState(AuthState):
         self.offset, self.loading = 0, True
         self.agent_filter = self.router.url.query_parameters.get("agent", ALL) or ALL
         return self._fetch(refresh_session=True)
+
+    @rx.event
+    def poll(self, _tick: str = ""):
+        """Every few seconds while the list is open: reload only when a call started, changed or ended."""
+        if self.loading or not self.org_id:
+            return None
+        try:
+            with session_scope() as session:
+                user = self._current_user(session)
+                org = self._org_uuid()
+                if org is None:
+                    return None
+                current = call_history.calls_fingerprint(session, user, org)
+        except NotAuthenticated:
+            return self._signed_out()
+        except DomainError:
+            return None
+        if current != self.fingerprint:
+            return self._fetch()
+        return None
 
     @rx.event
     def set_agent_filter(self, value: str):
@@ -129,6 +150,7 @@ class CallsState(AuthState):
                 )
                 self.calls = [call_row(c) for c in page.items]
                 self.total = page.total
+                self.fingerprint = call_history.calls_fingerprint(session, user, org)
         except NotAuthenticated:
             return self._signed_out()
         except DomainError as exc:
