@@ -11,7 +11,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run dev test bench migrate bootstrap rotate-keys clean deps dev-deps
+.PHONY: run dev test bench migrate bootstrap rotate-keys clean deps dev-deps worker
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ dev: deps bootstrap
 ## make test: the whole suite (unit, API on PostgreSQL when reachable, browser).
 test: dev-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make worker: the LiveKit worker that answers calls (needs LIVEKIT_URL/_API_KEY/_API_SECRET, GOOGLE_API_KEY).
+## WORKER_MODE=dev for development logging.
+WORKER_MODE ?= start
+worker: migrate
+	$(PY) -m worker $(WORKER_MODE)
 
 bench: dev-deps
 	$(PY) -m bench.run

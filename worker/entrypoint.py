@@ -1,0 +1,177 @@
+"""One job = one call: identify it, build the agent, answer, and close the session once.
+
+    job received -> identify (claim the session) -> the runtime builds the conversation
+    -> AgentSession starts in the room, linked to the caller -> greeting
+    -> ... -> the session closes (caller hung up, end_call, transfer, error)
+    -> end recorded -> room deleted (LiveKit hangs up the SIP leg) -> job ends
+
+Setup time is measured here because only the worker sees both halves: our part is job
+received -> session ready (identify, database, tools, instructions, session start),
+the model's is session ready -> the greeting starting to play. The webhook's start
+(``started_at``) to the job is LiveKit's and Twilio's dispatch, logged with the total.
+
+Nothing may leave the caller in silence: a refused call hears a one-line goodbye when
+the model can say it, and any failure closes the session (failed, with the reason)
+before the room is deleted, so the Twilio Dial ``action`` speaks the apology.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from livekit import rtc
+from livekit.agents import AgentSession, JobContext
+from livekit.agents.voice import room_io
+
+from worker import ending
+from worker.identify import CallIdentity, CallRefused, identify_call, parse_job_metadata
+
+log = logging.getLogger(__name__)
+
+CALLER_KINDS = [rtc.ParticipantKind.PARTICIPANT_KIND_SIP, rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD]
+CALLER_WAIT_SECONDS = 20.0  # a dispatched job whose caller never joins ends
+GREETING_WAIT_SECONDS = 15.0  # no greeting by then: the model is not answering; end, never dead air
+REFUSAL_GOODBYE = "Sorry, this call cannot be connected right now. Goodbye."
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    """The job function ``WorkerOptions`` runs (module level, so job processes can import it)."""
+    await answer(ctx)
+
+
+async def answer(ctx: JobContext, *, build: Callable | None = None) -> None:
+    """Answer the job's call; ``build(session_id)`` makes the conversation (the runtime's by default)."""
+    received = time.perf_counter()
+    await ctx.connect()  # a fake job (tests) is already "connected" without a room
+    participant = None
+    try:
+        if not _metadata_names_a_session(ctx.job.metadata):
+            participant = await asyncio.wait_for(ctx.wait_for_participant(kind=CALLER_KINDS), CALLER_WAIT_SECONDS)
+        call = await identify_call(
+            job_metadata=ctx.job.metadata, room=ctx.room, participant=participant, room_name=ctx.room.name or None,
+        )
+    except asyncio.TimeoutError:
+        log.warning("no caller joined room %s within %.0f s; leaving", ctx.room.name, CALLER_WAIT_SECONDS)
+        ctx.shutdown(reason="no caller")
+        return
+    except CallRefused as refused:  # logged by identify_call
+        if refused.reason == "duplicate_job":
+            ctx.shutdown(reason="duplicate job")  # the call is someone else's: leave it alone
+            return
+        await _say_goodbye(ctx, participant)
+        await ending.hang_up(ctx, reason=f"refused: {refused.reason}")
+        return
+    await run_call(ctx, call, participant, received, build)
+
+
+async def run_call(ctx: JobContext, call: CallIdentity, participant, received: float, build: Callable | None) -> None:
+    if build is None:
+        from voice_platform.runtime.agent import build_conversation as build
+
+    closed: asyncio.Future = asyncio.get_running_loop().create_future()
+    session: AgentSession | None = None
+    try:
+        conversation = await asyncio.to_thread(build, call.session_id)
+        session = conversation.new_session()
+        session.on("close", lambda ev: closed.done() or closed.set_result(ev))
+        await session.start(conversation.agent, **_room_arguments(ctx, participant))
+        ready = time.perf_counter()
+        greeted = await _greet(session, conversation, closed)
+        if greeted is None and not closed.done():  # silence instead of a greeting: end it, never dead air
+            log.error("call %s: no greeting within %.0f s", call.session_id, GREETING_WAIT_SECONDS)
+            reason, error = ending.MODEL_UNAVAILABLE, f"the model did not greet within {GREETING_WAIT_SECONDS:.0f} s"
+        else:
+            if greeted is not None:
+                await _record_setup(call, received, ready, greeted)
+            event = await closed
+            reason, error = ending.end_reason(event.reason, event.error)
+    except Exception as exc:  # noqa: BLE001 - whatever broke, the caller is hung up and the session failed
+        log.exception("call %s failed", call.session_id)
+        reason, error = "error", ending.safe_error_text(exc)
+    finally:
+        if session is not None and not closed.done():
+            await session.aclose()
+    if await ending.finish(call.session_id, reason, error):
+        log.info("call %s ended: %s", call.session_id, reason)
+    await ending.hang_up(ctx, reason=reason)
+
+
+def _room_arguments(ctx: JobContext, participant) -> dict:
+    """The room and its options for a real call; nothing for a roomless fake job (tests)."""
+    if not ctx.room.isconnected():
+        return {}
+    options = room_io.RoomOptions(
+        participant_kinds=CALLER_KINDS,
+        participant_identity=participant.identity if participant is not None else None,
+        close_on_disconnect=True,  # the caller hanging up closes the session: caller_hangup
+        delete_room_on_close=False,  # we delete it ourselves, after the end is recorded
+    )
+    return {"room": ctx.room, "room_options": options}
+
+
+async def _greet(session: AgentSession, conversation, closed: asyncio.Future) -> float | None:
+    """Ask for the greeting; the moment it starts playing (perf_counter), or None when it never does."""
+    loop = asyncio.get_running_loop()
+    speaking: asyncio.Future = loop.create_future()
+
+    def on_state(ev) -> None:
+        if ev.new_state == "speaking" and not speaking.done():
+            speaking.set_result(time.perf_counter())
+
+    session.on("agent_state_changed", on_state)
+    played = None
+    try:
+        handle = conversation.greet(session)
+        played = asyncio.ensure_future(handle.wait_for_playout())
+        done, _ = await asyncio.wait({speaking, played, closed}, timeout=GREETING_WAIT_SECONDS,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if speaking in done or (played in done and not played.exception()):
+            return speaking.result() if speaking.done() else time.perf_counter()
+        return None
+    finally:
+        session.off("agent_state_changed", on_state)
+        if played is not None and not played.done():
+            played.cancel()
+
+
+async def _record_setup(call: CallIdentity, received: float, ready: float, greeted: float) -> None:
+    ours_ms, model_ms = (ready - received) * 1000, (greeted - ready) * 1000
+
+    def write() -> None:
+        from voice_platform.db import session_scope
+        from voice_platform.services import calls
+
+        with session_scope() as session:
+            calls.record_setup_times(session, call.session_id, ours_ms=ours_ms, model_ms=model_ms)
+
+    try:
+        await asyncio.to_thread(write)
+    except Exception:  # noqa: BLE001 - a missing figure never ends a call
+        log.exception("could not record setup times of %s", call.session_id)
+    log.info("call %s answered: ours %.0f ms, model %.0f ms", call.session_id, ours_ms, model_ms)
+
+
+async def _say_goodbye(ctx: JobContext, participant) -> None:
+    """A refused caller hears one line when the model is reachable; otherwise the line just ends."""
+    if participant is None or not ctx.room.isconnected():
+        return
+    try:
+        from voice_platform.runtime.agent import goodbye_session
+
+        session, agent = goodbye_session()
+        await session.start(agent, **_room_arguments(ctx, participant))
+        handle = session.generate_reply(instructions=f'Say exactly this, then stop: "{REFUSAL_GOODBYE}"')
+        await asyncio.wait_for(handle.wait_for_playout(), 10)
+        await session.aclose()
+    except Exception:  # noqa: BLE001 - no goodbye possible: hang up without one
+        log.warning("could not say goodbye to a refused caller in room %s", ctx.room.name, exc_info=True)
+
+
+def _metadata_names_a_session(metadata: str | None) -> bool:
+    try:
+        return parse_job_metadata(metadata) is not None
+    except CallRefused:
+        return True  # malformed: identify_call refuses it (and logs it) without waiting for a caller
