@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import uuid
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+import pytest
 from livekit.agents import Agent, AgentSession
 
 from tests.worker.conftest import load_call, open_webhook_session
+from tests.worker.fake_twilio_calls import FakeTwilioCalls
 from tests.worker.scripted_llm import ScriptedLLM
+from voice_platform.tools.implementations import call_control
 from voice_platform.tools.implementations.call_control import (
     CallControl,
     CallControlTool,
@@ -101,3 +107,86 @@ async def test_transfer_needs_a_number_and_a_phone_call(phone_agent):
     assert "not a phone call" in llm.tool_outputs[0]
     await chat.aclose()
     assert load_call(session_id).status == "active"  # a refused transfer ends nothing
+
+
+# -- transfer through Twilio's REST API (the real twilio Client against a fake on 127.0.0.1) --
+
+HUMAN = "+15557654321"
+
+
+@pytest.fixture()
+def twilio(monkeypatch):
+    from voice_platform.settings import reset_settings_cache
+
+    sid, token = "AC" + uuid.uuid4().hex, uuid.uuid4().hex
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", sid)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", token)
+    reset_settings_cache()
+    with FakeTwilioCalls(account_sid=sid, auth_token=token) as fake:
+        monkeypatch.setattr(call_control, "twilio_http_client", fake.http_client)
+        yield fake
+    monkeypatch.undo()
+    reset_settings_cache()
+
+
+async def test_transfer_redirects_the_parent_call_to_the_human_and_ends_the_session(phone_agent, twilio):
+    session_id = _claimed(phone_agent.number)
+    call_sid = "CA" + uuid.uuid4().hex
+    twilio.add_call(call_sid)
+    llm = ScriptedLLM([("call", {"name": "transfer_call"}), ("say", "")])
+    call = CallControl(session_id=session_id, call_sid=call_sid, transfer_number=HUMAN)
+
+    session, result, closed = await _converse(llm, call, "Can I talk to a person?", transfer_number=HUMAN)
+
+    result.expect.next_event().is_function_call(name="transfer_call")
+    result.expect.next_event().is_function_call_output(is_error=False)
+    (request,) = twilio.requests
+    assert request["path"].endswith(f"/Calls/{call_sid}.json")
+    twiml = ET.fromstring(request["form"]["Twiml"])
+    dial = twiml.find("Dial")
+    assert dial is not None and dial.text == HUMAN and dial.get("answerOnBridge") == "true"
+    assert [child.tag for child in twiml] == ["Dial", "Say", "Hangup"]  # nobody answers: spoken, then hung up
+    assert twilio.calls[call_sid]["twiml"] == request["form"]["Twiml"]
+    await asyncio.wait_for(closed, 5)
+    stored = load_call(session_id)
+    assert (stored.status, stored.end_reason, call.ended) == ("completed", "transferred", "transferred")
+
+
+async def test_a_failed_transfer_keeps_the_caller_with_the_agent(phone_agent, twilio):
+    session_id = _claimed(phone_agent.number)
+    call_sid = "CA" + uuid.uuid4().hex
+    twilio.add_call(call_sid)
+    twilio.fail_with = 503
+    llm = ScriptedLLM([("call", {"name": "transfer_call"}), ("say", "Sorry, I could not put you through.")])
+    call = CallControl(session_id=session_id, call_sid=call_sid, transfer_number=HUMAN)
+
+    session, result, closed = await _converse(llm, call, "A person, please", transfer_number=HUMAN)
+
+    result.expect.next_event().is_function_call(name="transfer_call")
+    result.expect.next_event().is_function_call_output(is_error=True)
+    assert "did not go through" in llm.tool_outputs[0]
+    assert len(twilio.requests) == 1 and "twiml" not in twilio.calls[call_sid]
+    assert not closed.done() and call.ended is None
+    assert load_call(session_id).status == "active"
+    await session.aclose()
+
+
+async def test_a_hanging_twilio_is_cut_off(phone_agent, twilio, monkeypatch):
+    monkeypatch.setattr(call_control, "TWILIO_TIMEOUT_SECONDS", 0.5)
+    session_id = _claimed(phone_agent.number)
+    call_sid = "CA" + uuid.uuid4().hex
+    twilio.add_call(call_sid)
+    twilio.hang = threading.Event()
+    llm = ScriptedLLM([("call", {"name": "transfer_call"}), ("say", "Sorry.")])
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    session, result, closed = await _converse(
+        llm, CallControl(session_id=session_id, call_sid=call_sid, transfer_number=HUMAN), "A person", transfer_number=HUMAN)
+
+    assert loop.time() - started < 3
+    result.expect.next_event().is_function_call(name="transfer_call")
+    result.expect.next_event().is_function_call_output(is_error=True)
+    assert load_call(session_id).status == "active"
+    twilio.hang.set()
+    await session.aclose()

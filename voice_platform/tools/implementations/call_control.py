@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 TRANSFER_FUNCTION = "transfer_call"
 GOODBYE_WAIT_SECONDS = 5.0  # a realtime model's reply to the tool output starts within this, or we end anyway
+TWILIO_HTTP_TIMEOUT_SECONDS = 5.0  # per request, shorter than the wait: a late success cannot follow a reported failure
 TWILIO_TIMEOUT_SECONDS = 8.0
 NO_ANSWER = "Sorry, nobody could take your call right now. Please call again later. Goodbye."
 
@@ -52,15 +53,12 @@ def unavailable_functions(transfer_number: str | None) -> list[str]:
     return [] if transfer_number else [TRANSFER_FUNCTION]
 
 
-def transfer_twiml(number: str, *, caller_id: str | None = None) -> str:
+def transfer_twiml(number: str) -> str:
     """TwiML for the parent call: dial the human; if nobody answers, say so and hang up (never silence)."""
     from twilio.twiml.voice_response import VoiceResponse
 
     response = VoiceResponse()
-    dial_args = {"timeout": 25, "answer_on_bridge": True}
-    if caller_id:
-        dial_args["caller_id"] = caller_id
-    response.dial(number, **dial_args)
+    response.dial(number, timeout=25, answer_on_bridge=True)
     response.say(NO_ANSWER)
     response.hangup()
     return str(response)
@@ -126,10 +124,24 @@ def _call_control(context: RunContext) -> CallControl:
     return call
 
 
-def _update_call(call_sid: str, twiml: str) -> None:
-    from voice_platform.telephony.twilio_rest import update_call_twiml
+def twilio_http_client():
+    """The HTTP client the Twilio REST client uses (bounded by a timeout); tests point it at a fake."""
+    from twilio.http.http_client import TwilioHttpClient
 
-    update_call_twiml(call_sid, twiml)
+    return TwilioHttpClient(timeout=TWILIO_HTTP_TIMEOUT_SECONDS)
+
+
+def _update_call(call_sid: str, twiml: str) -> None:
+    """Give the caller's parent call new TwiML (Calls(sid).update) with the account's credentials."""
+    from twilio.rest import Client
+
+    from voice_platform.settings import get_settings
+
+    settings = get_settings()
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        raise RuntimeError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set")
+    client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=twilio_http_client())
+    client.calls(call_sid).update(twiml=twiml)
 
 
 async def _finish(call: CallControl, reason: str) -> None:
