@@ -26,6 +26,7 @@ from livekit import rtc
 from livekit.agents import AgentSession, JobContext
 from livekit.agents.voice import room_io
 
+from voice_platform.tools.implementations.call_control import CallControl, unavailable_functions
 from worker import ending
 from worker.identify import CallIdentity, CallRefused, identify_call, parse_job_metadata
 
@@ -75,6 +76,7 @@ async def run_call(ctx: JobContext, call: CallIdentity, participant, received: f
     session: AgentSession | None = None
     try:
         conversation = await asyncio.to_thread(build, call.session_id)
+        await _attach_call_control(conversation, call)
         session = conversation.new_session()
         session.on("close", lambda ev: closed.done() or closed.set_result(ev))
         await session.start(conversation.agent, **_room_arguments(ctx, participant))
@@ -99,16 +101,32 @@ async def run_call(ctx: JobContext, call: CallIdentity, participant, received: f
     await ending.hang_up(ctx, reason=reason)
 
 
+async def _attach_call_control(conversation, call: CallIdentity) -> None:
+    """Give the call-control tool this call's data, and offer only the functions this call can use.
+
+    Tools are fixed when the Gemini session starts, so the list is settled here, before it.
+    """
+    conversation.userdata.call_control = CallControl(
+        session_id=call.session_id, call_sid=call.twilio_call_sid, transfer_number=call.transfer_number,
+    )
+    hidden = set(unavailable_functions(call.transfer_number))
+    tools = conversation.agent.tools
+    offered = [t for t in tools if getattr(getattr(t, "info", None), "name", None) not in hidden]
+    if len(offered) != len(tools):
+        await conversation.agent.update_tools(offered)
+
+
 def _room_arguments(ctx: JobContext, participant) -> dict:
     """The room and its options for a real call; nothing for a roomless fake job (tests)."""
     if not ctx.room.isconnected():
         return {}
     options = room_io.RoomOptions(
         participant_kinds=CALLER_KINDS,
-        participant_identity=participant.identity if participant is not None else None,
         close_on_disconnect=True,  # the caller hanging up closes the session: caller_hangup
         delete_room_on_close=False,  # we delete it ourselves, after the end is recorded
     )
+    if participant is not None:
+        options.participant_identity = participant.identity  # the caller, not whoever joins next
     return {"room": ctx.room, "room_options": options}
 
 

@@ -35,6 +35,7 @@ from sqlmodel import Session
 
 from voice_platform.db import session_scope
 from voice_platform.errors import DomainError
+from voice_platform.models import VoiceAgent
 from voice_platform.services import calls
 
 try:
@@ -87,6 +88,13 @@ class CallIdentity:
     provider_call_id: str | None
     from_number: str | None
     started_at: datetime | None  # when the webhook (or we) opened the session: setup time starts here
+    transfer_number: str | None = None  # the agent's, for transfer_call (offered only when set)
+
+    @property
+    def twilio_call_sid(self) -> str | None:
+        """The provider id when it is Twilio's CallSid (the dialed-number fallback may hold a SIP Call-ID)."""
+        sid = self.provider_call_id or ""
+        return sid if len(sid) == 34 and sid.startswith("CA") else None
 
 
 def parse_job_metadata(metadata: str | None) -> tuple[uuid.UUID, uuid.UUID | None] | None:
@@ -225,7 +233,7 @@ def _claim(
         if expected_agent is not None and call.agent_id != expected_agent:
             # the claim rolls back with this exception: the session stays pending for its own agent
             raise CallRefused("the session belongs to another agent", reason="agent_mismatch", source=source)
-        return _identity(call, source)
+        return _identity(session, call, source)
 
 
 def _open_for_number(
@@ -240,13 +248,15 @@ def _open_for_number(
             raise CallRefused(str(exc), reason=exc.reason, source="dialed_number") from exc
         except DomainError as exc:  # a dialed "number" that is not E.164
             raise CallRefused(str(exc), reason="invalid_number", source="dialed_number") from exc
-        return _identity(call, "dialed_number")
+        return _identity(session, call, "dialed_number")
 
 
-def _identity(call, source: str) -> CallIdentity:
+def _identity(session: Session, call, source: str) -> CallIdentity:
+    agent = session.get(VoiceAgent, call.agent_id)
     return CallIdentity(
         session_id=call.id, agent_id=call.agent_id, organization_id=call.organization_id, source=source,
         provider_call_id=call.provider_call_id, from_number=call.from_number, started_at=call.started_at,
+        transfer_number=agent.transfer_number if agent is not None else None,
     )
 
 

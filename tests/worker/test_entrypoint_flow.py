@@ -27,7 +27,7 @@ from worker import entrypoint as entry
 
 @dataclass
 class CallUserdata:
-    call_control: CallControl
+    call_control: CallControl | None = None  # the worker sets it
     tool_runtimes: dict = field(default_factory=dict)
 
 
@@ -36,8 +36,8 @@ class ScriptedConversation:
 
     def __init__(self, session_id, llm: LLM) -> None:
         self.llm = llm
-        self.userdata = CallUserdata(CallControl(session_id=session_id))
-        tools = default_registry.get_tool_functions("Call_control", CallControlTool(), ["transfer_call"])
+        self.userdata = CallUserdata()
+        tools = default_registry.get_tool_functions("Call_control", CallControlTool())
         self.agent = Agent(instructions="You answer the phone for a dentist.", tools=tools)
         self.built_for = None
 
@@ -94,6 +94,9 @@ async def test_a_call_is_greeted_timed_and_ended_by_the_agent(phone_agent):
     call = load_call(session_id)
     assert built == [session_id]
     assert (call.status, call.end_reason, call.error) == ("completed", "agent_ended", None)
+    control = conversation.userdata.call_control
+    assert (control.session_id, control.call_sid, control.ended) == (session_id, call.provider_call_id, "agent_ended")
+    assert llm.offered and all(names == ["end_call"] for names in llm.offered)  # no transfer number: no transfer
     assert 0 < call.setup_ours_ms < 5000 and 0 <= call.setup_model_ms < 5000
     assert call.ended_at is not None and call.duration_seconds is not None
 
@@ -140,3 +143,22 @@ async def test_a_refused_session_builds_nothing_and_ends_the_job(phone_agent, ca
 
     assert "call refused: reason=ended source=metadata" in caplog.text
     assert load_call(session_id).end_reason == "caller_hangup"  # untouched
+
+
+async def test_an_agent_with_a_transfer_number_is_offered_the_transfer(client):
+    from tests.support.api import create_agent, signup, unique_phone
+
+    admin = signup(client, "transfer")
+    agent = create_agent(client, admin, phone_number=unique_phone(), transfer_number="+15557654321")
+    session_id = open_webhook_session(agent["phone_number"])
+    llm = ScriptedLLM([("say", "Hello."), ("call", {"name": "end_call"}), ("say", "Bye.")])
+    conversation = ScriptedConversation(session_id, llm)
+
+    with fake_job_context(room=None, job_metadata=_metadata(session_id, agent["id"])) as ctx:
+        job = asyncio.create_task(entry.answer(ctx, build=lambda _sid: conversation))
+        await _until(lambda: load_call(session_id).setup_ours_ms is not None)
+        await ctx.primary_session.run(user_input="Bye")
+        await asyncio.wait_for(job, 10)
+
+    assert llm.offered[0] == ["end_call", "transfer_call"]
+    assert conversation.userdata.call_control.transfer_number == "+15557654321"
