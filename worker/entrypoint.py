@@ -26,6 +26,7 @@ from livekit import rtc
 from livekit.agents import AgentSession, JobContext
 from livekit.agents.voice import room_io
 
+from voice_platform.settings import get_settings
 from voice_platform.tools.implementations.call_control import CallControl, unavailable_functions
 from worker import ending
 from worker.identify import CallIdentity, CallRefused, identify_call, parse_job_metadata
@@ -173,19 +174,30 @@ async def _record_setup(call: CallIdentity, received: float, ready: float, greet
 
 
 async def _say_goodbye(ctx: JobContext, participant) -> None:
-    """A refused caller hears one line when the model is reachable; otherwise the line just ends."""
-    if participant is None or not ctx.room.isconnected():
-        return
-    try:
-        from voice_platform.runtime.agent import goodbye_session
+    """A refused caller hears one line when the model is reachable; otherwise the line just ends.
 
-        session, agent = goodbye_session()
-        await session.start(agent, **_room_arguments(ctx, participant))
+    Built here, not by the runtime: there is no agent to build (the session was refused),
+    only the default model saying one fixed sentence.
+    """
+    settings = get_settings()
+    if participant is None or not ctx.room.isconnected() or not settings.google_api_key:
+        return
+    session = None
+    try:
+        from livekit.agents import Agent
+        from livekit.plugins.google.realtime import RealtimeModel
+
+        model = RealtimeModel(model=settings.gemini_model, api_key=settings.google_api_key)
+        session = AgentSession(llm=model)
+        await session.start(Agent(instructions="You only say the one sentence you are asked to say."),
+                            **_room_arguments(ctx, participant))
         handle = session.generate_reply(instructions=f'Say exactly this, then stop: "{REFUSAL_GOODBYE}"')
         await asyncio.wait_for(handle.wait_for_playout(), 10)
-        await session.aclose()
     except Exception:  # noqa: BLE001 - no goodbye possible: hang up without one
         log.warning("could not say goodbye to a refused caller in room %s", ctx.room.name, exc_info=True)
+    finally:
+        if session is not None:
+            await session.aclose()
 
 
 def _metadata_names_a_session(metadata: str | None) -> bool:
