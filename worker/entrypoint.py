@@ -26,6 +26,7 @@ from livekit import rtc
 from livekit.agents import AgentSession, JobContext
 from livekit.agents.voice import room_io
 
+from voice_platform.models.base import aware, utcnow
 from voice_platform.settings import get_settings
 from voice_platform.tools.implementations.call_control import CallControl, unavailable_functions
 from worker import ending
@@ -170,7 +171,11 @@ async def _record_setup(call: CallIdentity, received: float, ready: float, greet
         await asyncio.to_thread(write)
     except Exception:  # noqa: BLE001 - a missing figure never ends a call
         log.exception("could not record setup times of %s", call.session_id)
-    log.info("call %s answered: ours %.0f ms, model %.0f ms", call.session_id, ours_ms, model_ms)
+    started = aware(call.started_at)
+    total_ms = (utcnow() - started).total_seconds() * 1000 if started else None
+    # total - ours - model = Twilio's and LiveKit's part (webhook answered -> job dispatched)
+    log.info("call %s answered: ours %.0f ms, model %.0f ms, since the webhook %s ms", call.session_id, ours_ms,
+             model_ms, f"{total_ms:.0f}" if total_ms is not None else "?")
 
 
 async def _say_goodbye(ctx: JobContext, participant) -> None:

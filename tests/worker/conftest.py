@@ -8,12 +8,41 @@ the participant's info, then emit ``participant_attributes_changed``.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import uuid
 from dataclasses import dataclass
 
 import pytest
 
 from tests.support.api import create_agent, signup, unique_phone
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch):
+    """Fail any test of the worker that opens a connection leaving 127.0.0.1 (a real Gemini, Twilio...)."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def check(sock, address) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            try:
+                local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                local = False
+            if not local:
+                raise AssertionError(f"a worker test tried to reach {host}: only 127.0.0.1 is allowed")
+
+    def connect(sock, address):
+        check(sock, address)
+        return real_connect(sock, address)
+
+    def connect_ex(sock, address):
+        check(sock, address)
+        return real_connect_ex(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
 
 
 @dataclass
