@@ -23,8 +23,9 @@ import time
 from collections.abc import Callable
 
 from livekit import rtc
-from livekit.agents import AgentSession, JobContext
+from livekit.agents import Agent, AgentSession, JobContext
 from livekit.agents.voice import room_io
+from livekit.plugins.google.realtime import RealtimeModel  # plugins register on the main thread: import here
 
 from voice_platform.models.base import aware, utcnow
 from voice_platform.settings import get_settings
@@ -74,6 +75,11 @@ async def run_call(ctx: JobContext, call: CallIdentity, participant, received: f
     if build is None:
         from voice_platform.runtime.agent import build_conversation as build
 
+    async def on_job_shutdown(shutdown_reason: str) -> None:
+        # a worker stopped mid-call (deploy, crash of the room): the session must not stay "active"
+        await ending.finish(call.session_id, "error", f"the job shut down: {shutdown_reason}"[:200])
+
+    ctx.add_shutdown_callback(on_job_shutdown)  # a no-op after a normal end: the first finish wins
     closed: asyncio.Future = asyncio.get_running_loop().create_future()
     session: AgentSession | None = None
     try:
@@ -97,7 +103,10 @@ async def run_call(ctx: JobContext, call: CallIdentity, participant, received: f
         reason, error = "error", ending.safe_error_text(exc)
     finally:
         if session is not None and not closed.done():
-            await session.aclose()
+            try:
+                await asyncio.wait_for(session.aclose(), 10)
+            except Exception:  # noqa: BLE001 - closing is best effort; the room goes next
+                log.warning("call %s: the session did not close cleanly", call.session_id)
     if await ending.finish(call.session_id, reason, error):
         log.info("call %s ended: %s", call.session_id, reason)
     await ending.hang_up(ctx, reason=reason)
@@ -189,9 +198,6 @@ async def _say_goodbye(ctx: JobContext, participant) -> None:
         return
     session = None
     try:
-        from livekit.agents import Agent
-        from livekit.plugins.google.realtime import RealtimeModel
-
         model = RealtimeModel(model=settings.gemini_model, api_key=settings.google_api_key)
         session = AgentSession(llm=model)
         await session.start(Agent(instructions="You only say the one sentence you are asked to say."),

@@ -162,3 +162,21 @@ async def test_an_agent_with_a_transfer_number_is_offered_the_transfer(client):
 
     assert llm.offered[0] == ["end_call", "transfer_call"]
     assert conversation.userdata.call_control.transfer_number == "+15557654321"
+
+
+async def test_a_job_shut_down_mid_call_leaves_the_session_failed_not_active(phone_agent):
+    session_id = open_webhook_session(phone_agent.number)
+    conversation = ScriptedConversation(session_id, ScriptedLLM([("say", "Hello.")]))
+
+    with fake_job_context(room=None, job_metadata=_metadata(session_id, phone_agent.id)) as ctx:
+        job = asyncio.create_task(entry.answer(ctx, build=lambda _sid: conversation))
+        await _until(lambda: load_call(session_id).setup_ours_ms is not None)
+        # what JobContext runs when the worker drains or the job is killed (a fake job never runs them itself)
+        for callback in ctx._shutdown_callbacks:
+            await callback("worker draining")
+        assert (load_call(session_id).status, load_call(session_id).end_reason) == ("failed", "error")
+        await ctx.primary_session.aclose()
+        await asyncio.wait_for(job, 10)
+
+    call = load_call(session_id)
+    assert call.error == "the job shut down: worker draining"  # the later close changed nothing
