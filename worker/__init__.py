@@ -1,1 +1,1 @@
-"""The LiveKit worker: joins a call's room and runs the agent (entrypoint arrives with the call path)."""
+"""The LiveKit worker process: a job per call, identified, answered by the runtime's agent (see entrypoint.py)."""

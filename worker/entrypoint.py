@@ -20,10 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, JobContext
+from livekit.agents.voice import SpeechHandle
 from livekit.agents.voice import room_io
 from livekit.plugins.google.realtime import RealtimeModel  # plugins register on the main thread: import here
 
@@ -41,12 +44,29 @@ GREETING_WAIT_SECONDS = 15.0  # no greeting by then: the model is not answering;
 REFUSAL_GOODBYE = "Sorry, this call cannot be connected right now. Goodbye."
 
 
+class Conversation(Protocol):
+    """What the worker needs from the runtime's ``build_conversation(session_id)``.
+
+    The runtime (``voice_platform.runtime.agent``) loads the agent, its instructions,
+    enabled tools and model from the database for the claimed session; the worker only
+    carries it: it puts ``call_control`` on ``userdata``, settles the function list,
+    starts ``new_session()`` in the room and asks ``greet(session)`` for the greeting.
+    """
+
+    agent: Agent
+    userdata: Any
+
+    def new_session(self) -> AgentSession: ...
+
+    def greet(self, session: AgentSession) -> SpeechHandle: ...
+
+
 async def entrypoint(ctx: JobContext) -> None:
     """The job function ``WorkerOptions`` runs (module level, so job processes can import it)."""
     await answer(ctx)
 
 
-async def answer(ctx: JobContext, *, build: Callable | None = None) -> None:
+async def answer(ctx: JobContext, *, build: Callable[[uuid.UUID], Conversation] | None = None) -> None:
     """Answer the job's call; ``build(session_id)`` makes the conversation (the runtime's by default)."""
     received = time.perf_counter()
     await ctx.connect()  # a fake job (tests) is already "connected" without a room
@@ -71,7 +91,9 @@ async def answer(ctx: JobContext, *, build: Callable | None = None) -> None:
     await run_call(ctx, call, participant, received, build)
 
 
-async def run_call(ctx: JobContext, call: CallIdentity, participant, received: float, build: Callable | None) -> None:
+async def run_call(
+    ctx: JobContext, call: CallIdentity, participant, received: float, build: Callable[[uuid.UUID], Conversation] | None,
+) -> None:
     if build is None:
         from voice_platform.runtime.agent import build_conversation as build
 
@@ -112,7 +134,7 @@ async def run_call(ctx: JobContext, call: CallIdentity, participant, received: f
     await ending.hang_up(ctx, reason=reason)
 
 
-async def _attach_call_control(conversation, call: CallIdentity) -> None:
+async def _attach_call_control(conversation: Conversation, call: CallIdentity) -> None:
     """Give the call-control tool this call's data, and offer only the functions this call can use.
 
     Tools are fixed when the Gemini session starts, so the list is settled here, before it.
@@ -141,7 +163,7 @@ def _room_arguments(ctx: JobContext, participant) -> dict:
     return {"room": ctx.room, "room_options": options}
 
 
-async def _greet(session: AgentSession, conversation, closed: asyncio.Future) -> float | None:
+async def _greet(session: AgentSession, conversation: Conversation, closed: asyncio.Future) -> float | None:
     """Ask for the greeting; the moment it starts playing (perf_counter), or None when it never does."""
     loop = asyncio.get_running_loop()
     speaking: asyncio.Future = loop.create_future()
