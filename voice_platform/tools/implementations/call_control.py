@@ -2,15 +2,15 @@
 
 A built-in tool like any other (attached per agent, each function switchable on the
 tools page), but it acts on the call rather than on an outside service, so its
-per-call data is not config: the runtime puts a ``CallControl`` on the session's
-userdata (``userdata.call_control``).
+per-call data is not config: whoever carries the conversation puts a ``CallControl``
+on the session's userdata (``userdata.call_control``; the worker does it per call).
 
-Ending means closing LiveKit's ``AgentSession`` once the goodbye has been spoken: the
-worker starts the session with ``delete_room_on_close``, so closing it deletes the room
-and LiveKit hangs up the SIP caller; a roomless test chat simply ends. Transferring
-goes through Twilio's REST API, because the TwiML ``<Dial><Sip>`` route into LiveKit
-has no SIP REFER: the parent call (the session's CallSid) gets new TwiML that dials
-the human, and Twilio leaves LiveKit by itself.
+Ending means recording the end, then closing LiveKit's ``AgentSession`` once the
+goodbye has been spoken: the worker, seeing the session close, deletes the room and
+LiveKit hangs up the SIP caller; a roomless test chat simply ends. Transferring goes
+through Twilio's REST API, because the TwiML ``<Dial><Sip>`` route into LiveKit has no
+SIP REFER: the parent call (the session's CallSid) gets new TwiML that dials the
+human, and Twilio leaves LiveKit by itself.
 """
 
 from __future__ import annotations
