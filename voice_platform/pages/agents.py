@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from voice_platform.components.pager import pager
+
 from voice_platform.components import empty_state, error_callout, page_header, page_skeleton, signed_in_page
 from voice_platform.state import AgentsState
 
@@ -83,19 +85,7 @@ def agents_table() -> rx.Component:
             min_width="760px",
             aria_label="Agents",
         ), overflow_x="auto", width="100%"),
-        rx.hstack(
-            rx.text(S.page_label, size="2", color_scheme="gray"),
-            rx.spacer(),
-            rx.button(rx.icon("chevron-left", size=14), "Previous", variant="soft", color_scheme="gray", size="1",
-                      disabled=~S.has_previous, on_click=S.previous_page, aria_label="Previous page"),
-            rx.button("Next", rx.icon("chevron-right", size=14), variant="soft", color_scheme="gray", size="1",
-                      disabled=~S.has_next, on_click=S.next_page, aria_label="Next page"),
-            align="center",
-            spacing="2",
-            padding_top="12px",
-            padding_x="12px",
-            border_top=f"1px solid {rx.color('gray', 4)}",
-        ),
+        pager(S),
         size="1",
         width="100%",
     )
