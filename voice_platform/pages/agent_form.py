@@ -31,33 +31,32 @@ def section(title: str, description: str, *fields: rx.Component) -> rx.Component
     )
 
 
-def active_switch() -> rx.Component:
+def switch_field(label: str, name: str, checked: rx.Var, on_change, switch_label: str, on_text: str, off_text: str,
+                 hint: str = "") -> rx.Component:
+    """A labelled on/off setting of the form, saying in words what each position means."""
     return form_field(
-        "Status",
-        "is_active",
+        label,
+        name,
         rx.hstack(
-            rx.switch(checked=S.is_active, on_change=S.set_is_active, aria_label="Active", size="2"),
-            rx.text(rx.cond(S.is_active, "Active — answers calls", "Paused — callers hear it is unavailable"), size="2"),
+            rx.switch(checked=checked, on_change=on_change, aria_label=switch_label, size="2"),
+            rx.text(rx.cond(checked, on_text, off_text), size="2"),
             align="center",
             spacing="3",
         ),
         S.errors,
+        hint=hint,
     )
+
+
+def active_switch() -> rx.Component:
+    return switch_field("Status", "is_active", S.is_active, S.set_is_active, "Active",
+                        "Active — answers calls", "Paused — callers hear it is unavailable")
 
 
 def record_switch() -> rx.Component:
-    return form_field(
-        "Recording",
-        "record_calls",
-        rx.hstack(
-            rx.switch(checked=S.record_calls, on_change=S.set_record_calls, aria_label="Record calls", size="2"),
-            rx.text(rx.cond(S.record_calls, "Calls are recorded (both sides)", "Calls are not recorded"), size="2"),
-            align="center",
-            spacing="3",
-        ),
-        S.errors,
-        hint="Recording a call usually requires telling the caller: set a notice below.",
-    )
+    return switch_field("Recording", "record_calls", S.record_calls, S.set_record_calls, "Record calls",
+                        "Calls are recorded (both sides)", "Calls are not recorded",
+                        hint="Recording a call usually requires telling the caller: set a notice below.")
 
 
 def delete_button() -> rx.Component:

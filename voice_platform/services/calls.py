@@ -24,6 +24,7 @@ from voice_platform.models import CallSession, CallTurn, ToolInvocation, User, V
 from voice_platform.models.base import aware, utcnow
 from voice_platform.models.calls import ACTIVE, COMPLETED, FAILED, OPEN_STATUSES, PENDING, PHONE, TEST
 from voice_platform.services import validation
+from voice_platform.services.agents import get_agent
 from voice_platform.services.rbac import require
 
 REDACTED = "[redacted]"
@@ -147,10 +148,7 @@ def open_session_for_number(
 
 def open_test_session(session: Session, actor: User, agent_id: uuid.UUID) -> CallSession:
     """A dashboard/API test chat: recorded like a call, kind ``test`` (never metered)."""
-    agent = session.get(VoiceAgent, agent_id)
-    if agent is None:
-        raise NotFound("Agent not found")
-    require(session, actor, "agent:read", agent.organization_id, not_found="Agent not found")
+    agent = get_agent(session, actor, agent_id)
     now = utcnow()
     call = CallSession(organization_id=agent.organization_id, agent_id=agent.id, kind=TEST, status=ACTIVE,
                        started_at=now, answered_at=now)

@@ -24,7 +24,7 @@ from urllib.parse import quote
 import reflex as rx
 
 from voice_platform.db import session_scope
-from voice_platform.errors import DomainError, NotAuthenticated
+from voice_platform.errors import DomainError, NotAuthenticated, NotFound
 from voice_platform.models import User
 from voice_platform.services import auth as auth_service
 from voice_platform.services import organizations as org_service
@@ -32,6 +32,7 @@ from voice_platform.services.rbac import permissions_of
 
 SIGNIN_ROUTE = "/signin"
 HOME_ROUTE = "/agents"
+NO_ORG = "Choose an organization first"
 
 
 class AuthState(rx.State):
@@ -61,6 +62,13 @@ class AuthState(rx.State):
             return uuid.UUID(self.org_id)
         except (TypeError, ValueError):
             return None
+
+    def _require_org(self) -> uuid.UUID:
+        """The organization the user is looking at; NotFound when there is none (no memberships)."""
+        org = self._org_uuid()
+        if org is None:
+            raise NotFound(NO_ORG)
+        return org
 
     def _signed_out(self, message: str | None = None):
         """Forget the session on this browser and send the visitor to sign in."""

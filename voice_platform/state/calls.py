@@ -133,9 +133,7 @@ class CallsState(AuthState):
                 user = self._current_user(session)
                 if refresh_session:
                     self._load_session(session, user)
-                org = self._org_uuid()
-                if org is None:
-                    raise NotFound("Choose an organization first")
+                org = self._require_org()
                 agents = agent_service.list_agents(session, user, org, limit=200).items
                 self.agent_options = [{"id": ALL, "name": "All agents"}] + [{"id": str(a.id), "name": a.name} for a in agents]
                 try:

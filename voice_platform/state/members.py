@@ -7,7 +7,7 @@ import uuid
 import reflex as rx
 
 from voice_platform.db import session_scope
-from voice_platform.errors import DomainError, NotAuthenticated, NotFound
+from voice_platform.errors import DomainError, NotAuthenticated
 from voice_platform.services import organizations as org_service
 from voice_platform.services.rbac import ASSIGNABLE_ROLES
 from voice_platform.state.auth import AuthState
@@ -24,17 +24,11 @@ class MembersState(AuthState):
     def can_manage_members(self) -> bool:
         return "member:manage" in self.permissions
 
-    def _org(self) -> uuid.UUID:
-        org = self._org_uuid()
-        if org is None:
-            raise NotFound("Choose an organization first")
-        return org
-
     def _refresh(self, session, user) -> None:
         self.members = [
             {"user_id": str(m.user_id), "email": m.email, "name": m.full_name or "", "role": m.role,
              "is_me": "yes" if m.user_id == user.id else ""}
-            for m in org_service.list_members(session, user, self._org())
+            for m in org_service.list_members(session, user, self._require_org())
         ]
 
     @rx.event
@@ -63,7 +57,7 @@ class MembersState(AuthState):
         try:
             with session_scope() as session:
                 user = self._current_user(session)
-                added = org_service.add_member(session, user, self._org(), email=str(form.get("email") or ""),
+                added = org_service.add_member(session, user, self._require_org(), email=str(form.get("email") or ""),
                                                role=self.new_role)
                 self._refresh(session, user)
         except NotAuthenticated:
@@ -78,19 +72,19 @@ class MembersState(AuthState):
     def change_role(self, user_id: str, role: str):
         if role not in ASSIGNABLE_ROLES:
             return rx.toast.error("Unknown role")
-        return self._act(lambda s, u: org_service.change_member_role(s, u, self._org(), uuid.UUID(user_id), role=role),
+        return self._act(lambda s, u: org_service.change_member_role(s, u, self._require_org(), uuid.UUID(user_id), role=role),
                          "Role changed")
 
     @rx.event
     def remove(self, user_id: str):
-        return self._act(lambda s, u: org_service.remove_member(s, u, self._org(), uuid.UUID(user_id)), "Member removed")
+        return self._act(lambda s, u: org_service.remove_member(s, u, self._require_org(), uuid.UUID(user_id)), "Member removed")
 
     @rx.event
     def leave(self):
         try:
             with session_scope() as session:
                 user = self._current_user(session)
-                org_service.leave_organization(session, user, self._org())
+                org_service.leave_organization(session, user, self._require_org())
                 self._load_session(session, user)
         except NotAuthenticated:
             return self._signed_out()

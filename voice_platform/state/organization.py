@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 
 import reflex as rx
 
 from voice_platform.db import session_scope
-from voice_platform.errors import DomainError, NotAuthenticated, NotFound
+from voice_platform.errors import DomainError, NotAuthenticated
 from voice_platform.services import organizations as org_service
 from voice_platform.state.auth import AuthState
 
@@ -31,9 +30,7 @@ class OrganizationState(AuthState):
             with session_scope() as session:
                 user = self._current_user(session)
                 self._load_session(session, user)
-                org = self._org_uuid()
-                if org is None:
-                    raise NotFound("Choose an organization first")
+                org = self._require_org()
                 found = org_service.get_organization(session, user, org).organization
                 self.values = {"name": found.name, "business_details": found.business_details or "",
                                "timezone": found.timezone}
@@ -53,12 +50,12 @@ class OrganizationState(AuthState):
         try:
             with session_scope() as session:
                 user = self._current_user(session)
-                org = org_service.update_organization(session, user, uuid.UUID(self.org_id), changes)
+                org = org_service.update_organization(session, user, self._require_org(), changes)
                 self._load_session(session, user, prefer_org=str(org.id))
         except NotAuthenticated:
             return self._signed_out()
-        except (DomainError, ValueError) as exc:
-            field = getattr(exc, "field", None) or ""
-            self.errors = {field: getattr(exc, "message", "Choose an organization first")}
+        except DomainError as exc:
+            field = exc.field or ""
+            self.errors = {field: exc.message}
             return [rx.scroll_to(field), rx.toast.error("Please fix the highlighted field")] if field else rx.toast.error(self.errors[""])
         return rx.toast.success("Organization saved")

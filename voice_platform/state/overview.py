@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from voice_platform.db import session_scope
-from voice_platform.errors import DomainError, NotAuthenticated, NotFound
+from voice_platform.errors import DomainError, NotAuthenticated
 from voice_platform.services import overview as overview_service
 from voice_platform.state.auth import AuthState
 
@@ -24,9 +24,7 @@ class OverviewState(AuthState):
             with session_scope() as session:
                 user = self._current_user(session)
                 self._load_session(session, user)
-                org = self._org_uuid()
-                if org is None:
-                    raise NotFound("Choose an organization first")
+                org = self._require_org()
                 o = overview_service.overview(session, user, org)
         except NotAuthenticated:
             return self._signed_out()
