@@ -35,3 +35,8 @@ def ensure_registered(session: Session, org_id: uuid.UUID, e164: str) -> PhoneNu
     except IntegrityError as exc:  # registered concurrently, maybe by another organization
         raise Conflict(TAKEN, field="phone_number") from exc
     return number
+
+
+def platform_numbers(session: Session) -> list[str]:
+    """Every number of every organization, sorted: what LiveKit's inbound trunk must accept."""
+    return list(session.exec(select(PhoneNumber.e164).order_by(PhoneNumber.e164)).all())
