@@ -52,7 +52,6 @@ class Settings(BaseSettings):
 
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
-    twilio_validate_signature: bool = True
     # Recordings are fetched (with the account's credentials) only from under this URL.
     twilio_recordings_base_url: str = "https://api.twilio.com/"
 

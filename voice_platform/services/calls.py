@@ -264,3 +264,55 @@ def find_by_call_sid(session: Session, call_sid: str) -> CallSession | None:
     if not call_sid:
         return None
     return session.exec(select(CallSession).where(CallSession.provider_call_id == call_sid[:64])).first()
+
+
+# Twilio's word for how the <Dial> leg into LiveKit ended -> our end reason.
+DIAL_FAILURES = {"failed": "dial_failed", "busy": "busy", "no-answer": "no_answer", "canceled": "canceled"}
+# Final CallStatus values of Twilio's status callback (others, e.g. ringing, change nothing).
+FINAL_CALL_STATUSES = {"completed": "caller_hangup", "busy": "busy", "no-answer": "no_answer",
+                       "failed": "failed", "canceled": "canceled"}
+
+
+def dial_ended(session: Session, call_sid: str, dial_status: str) -> bool:
+    """The Dial ``action``: how the SIP leg ended. True when the caller must hear an apology.
+
+    A leg that never connected (LiveKit unreachable, busy, no answer) fails the session
+    with the reason. A leg that connected and ended is an apology only when the worker
+    failed the session (the model unreachable): the caller was not served.
+    """
+    call = find_by_call_sid(session, call_sid)
+    failure = DIAL_FAILURES.get(dial_status)
+    if call is None:
+        return failure is not None
+    if failure is not None and call.status in OPEN_STATUSES:
+        finish_session(session, call.id, reason=failure, error=f"the SIP leg into LiveKit ended: {dial_status}")
+        return True
+    return call.status == FAILED
+
+
+def call_status_changed(session: Session, call_sid: str, call_status: str, duration: str | None) -> bool:
+    """Twilio's status callback closes the session once; retries and late callbacks change nothing."""
+    reason = FINAL_CALL_STATUSES.get(call_status)
+    call = find_by_call_sid(session, call_sid) if reason else None
+    if call is None:
+        return False
+    seconds = None
+    if duration and duration.isdigit():
+        seconds = float(duration)
+    return finish_session(session, call.id, reason=reason, duration_seconds=seconds)
+
+
+def store_recording(
+    session: Session, call_sid: str, *, recording_sid: str, url: str | None, duration: str | None,
+) -> bool:
+    """The recording Twilio made of the call (record-from-answer-dual): its SID, URL and length."""
+    call = find_by_call_sid(session, call_sid)
+    if call is None or not recording_sid:
+        return False
+    seconds = float(duration) if duration and duration.isdigit() else None
+    session.execute(
+        update(CallSession).where(CallSession.id == call.id)
+        .values(recording_sid=recording_sid[:64], recording_url=(url or None) and url[:500],
+                recording_duration_seconds=seconds, updated_at=utcnow())
+    )
+    return True
