@@ -151,7 +151,7 @@ def _run(package: str, backend: str) -> str:
     from voice_platform.db import get_engine, session_scope
     from voice_platform.services import agents, auth, tools as tool_service
     from voice_platform.tools.registry import ToolRegistry, function_schema
-    from worker.assembly import assemble_agent_tools
+    from voice_platform.runtime.assembly import assemble_agent_tools
 
     registry = ToolRegistry(packages=(package,))
     t_discover = _timed(registry.tool_classes)

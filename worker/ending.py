@@ -13,47 +13,11 @@ import asyncio
 import logging
 import uuid
 
-from livekit.agents import CloseReason
-from livekit.agents.llm import RealtimeModelError
-
 from voice_platform.db import session_scope
+from voice_platform.runtime.outcome import MODEL_UNAVAILABLE, end_reason, safe_error_text  # noqa: F401 - used by the entrypoint
 from voice_platform.services import calls
-from voice_platform.settings import get_settings
 
 log = logging.getLogger(__name__)
-
-# CloseReason -> our end_reason, when nothing more specific was recorded first
-# (end_call and transfer_call record theirs before the AgentSession closes).
-_BY_CLOSE_REASON = {
-    CloseReason.PARTICIPANT_DISCONNECTED: "caller_hangup",
-    CloseReason.USER_INITIATED: "agent_ended",
-    CloseReason.TASK_COMPLETED: "agent_ended",
-}
-MODEL_UNAVAILABLE = "model_unavailable"
-
-
-def end_reason(close_reason: CloseReason | None, error: object | None) -> tuple[str, str | None]:
-    """``(end_reason, error text)`` for how the AgentSession closed."""
-    if isinstance(error, RealtimeModelError):
-        return MODEL_UNAVAILABLE, safe_error_text(error.error)
-    if error is not None or close_reason == CloseReason.ERROR:
-        return "error", safe_error_text(getattr(error, "error", error)) or "the conversation failed"
-    if close_reason == CloseReason.JOB_SHUTDOWN:
-        return "error", "the worker shut down during the call"
-    return _BY_CLOSE_REASON.get(close_reason, "agent_ended"), None
-
-
-def safe_error_text(error: object | None) -> str | None:
-    """An error's text as stored and logged: bounded, and never carrying a configured secret."""
-    if error is None:
-        return None
-    text = f"{error.__class__.__name__}: {error}"[:500]
-    settings = get_settings()
-    for secret in (settings.google_api_key, settings.livekit_api_secret, settings.twilio_auth_token):
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
-
 
 async def finish(session_id: uuid.UUID, reason: str, error: str | None = None) -> bool:
     """Close the session once (False when someone closed it first, e.g. end_call or Twilio)."""

@@ -13,7 +13,7 @@ from tests.tools.conftest import attach, connect_google
 from voice_platform.db import session_scope
 from voice_platform.models import AgentTool
 from voice_platform.security import decrypt_json
-from worker.assembly import assemble_agent_tools
+from voice_platform.runtime.assembly import assemble_agent_tools
 
 
 def _slot(days: int = 2, hour: int = 10) -> datetime:

@@ -16,7 +16,7 @@ from livekit.agents.llm import LLM, ChatChunk, ChoiceDelta, FunctionToolCall, LL
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
 
 from tests.tools.conftest import attach, connect_google
-from worker.assembly import assemble_agent_tools
+from voice_platform.runtime.assembly import assemble_agent_tools
 
 
 class ScriptedLLM(LLM):

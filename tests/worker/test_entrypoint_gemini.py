@@ -17,7 +17,7 @@ from livekit.agents.testing import fake_job_context
 from livekit.plugins.google.realtime import RealtimeModel
 
 from tests.worker.conftest import load_call, open_webhook_session
-from tests.worker.fake_gemini import FakeGeminiLive
+from tests.fakes.gemini_live import FakeGeminiLive
 from voice_platform.tools.implementations.call_control import CallControl, CallControlTool
 from voice_platform.tools.registry import default_registry
 from worker import entrypoint as entry

@@ -1,6 +1,6 @@
 """Builds what an agent may call: its enabled tools, configured and holding their secrets.
 
-The worker calls ``assemble_agent_tools(agent_id)`` once per call, passes
+The runtime calls ``assemble_agent_tools(agent_id)`` once per conversation, passes
 ``.function_tools`` to ``Agent(tools=...)`` and ``.userdata`` to
 ``AgentSession(userdata=...)``; a tool reaches its own runtime through
 ``context.userdata.tool_runtimes[name]``. Only enabled attachments of active
@@ -38,6 +38,9 @@ class Userdata:
     agent_id: uuid.UUID
     tool_runtimes: dict[str, ToolRuntime] = field(default_factory=dict)
     call_session_id: uuid.UUID | None = None
+    # The call-control tool's per-call data (tools/implementations/call_control.py), set by
+    # whoever carries the conversation: the worker for a phone call, the test chat for text.
+    call_control: Any = None
 
 
 @dataclass
@@ -45,6 +48,8 @@ class AssembledTools:
     userdata: Userdata
     instances: dict[str, BaseTool]
     function_tools: list[FunctionTool | RawFunctionTool]
+    # function name -> (tool name, agent_tools.id): whose function it is, for the record
+    origins: dict[str, tuple[str, uuid.UUID]] = field(default_factory=dict)
 
     @property
     def function_names(self) -> list[str]:
@@ -78,6 +83,7 @@ def assemble_agent_tools(
     userdata = Userdata(agent_id=agent_id)
     instances: dict[str, BaseTool] = {}
     functions: list[FunctionTool | RawFunctionTool] = []
+    origins: dict[str, tuple[str, uuid.UUID]] = {}
     for agent_tool_id, name, config, ciphertext, unselected in loaded:
         cls = registry.get_tool_class(name)
         if cls is None:  # in the DB but not in this worker's code (deploy skew): skip, never crash
@@ -95,5 +101,7 @@ def assemble_agent_tools(
         instance = cls(runtime)
         userdata.tool_runtimes[name] = runtime
         instances[name] = instance
-        functions.extend(registry.get_tool_functions(name, instance, unselected))
-    return AssembledTools(userdata=userdata, instances=instances, function_tools=functions)
+        offered = registry.get_tool_functions(name, instance, unselected)
+        functions.extend(offered)
+        origins.update({f.info.name: (name, agent_tool_id) for f in offered})
+    return AssembledTools(userdata=userdata, instances=instances, function_tools=functions, origins=origins)

@@ -1,10 +1,13 @@
-"""A small fake Gemini Live server (TLS, on 127.0.0.1) for the worker's tests, scripted per test.
+"""A small fake Gemini Live server (TLS, on 127.0.0.1) for the worker's and the runtime's tests, scripted per test.
 
 It speaks the BidiGenerateContent wire format the real ``livekit-plugins-google`` client
 uses: it reads ``setup`` and answers ``setupComplete``; each ``clientContent`` /
 ``client_content`` that completes a turn, and each ``toolResponse``, makes it play the
 next scripted reply: ``{"say": text}`` (``outputTranscription`` then ``generationComplete``
 and ``turnComplete``, as in AUDIO mode) or ``{"call": name, "args": {...}}`` (``toolCall``).
+``{"go_away": True}`` sends ``goAway`` and closes the connection, ``{"drop": True}`` just drops it
+(the client must reconnect with its last resumption handle; ``setups`` shows it did).
+After each finished reply the server hands out a new ``sessionResumptionUpdate`` handle.
 ``refuse`` closes every connection after ``setup`` with 1008, as Gemini does for a bad key.
 
 The client is pointed here the standard way (``GOOGLE_GEMINI_BASE_URL`` and
@@ -25,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
 
 PATH_SUFFIX = "GenerativeService.BidiGenerateContent"
 
@@ -58,6 +62,8 @@ class FakeGeminiLive:
         self.received: list[dict] = []
         self.paths: list[str] = []
         self._calls = 0
+        self._handles = 0
+        self.handles_given: list[str] = []
 
     async def __aenter__(self) -> "FakeGeminiLive":
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -79,6 +85,12 @@ class FakeGeminiLive:
         if PATH_SUFFIX not in ws.request.path:
             await ws.close(1008, "unknown method")
             return
+        try:
+            await self._converse(ws)
+        except ConnectionClosed:  # a dropped socket (scripted, or the client going away)
+            pass
+
+    async def _converse(self, ws) -> None:
         async for raw in ws:
             message = json.loads(raw)
             self.received.append(message)
@@ -104,10 +116,25 @@ class FakeGeminiLive:
                 await asyncio.sleep(0.01)
                 await ws.send(json.dumps({"serverContent": {"generationComplete": True}}))
                 await ws.send(json.dumps({"serverContent": {"turnComplete": True}}))
+                self._handles += 1
+                handle = f"resume-{self._handles}"
+                self.handles_given.append(handle)
+                await ws.send(json.dumps({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}}))
+            elif "go_away" in action:
+                await ws.send(json.dumps({"goAway": {"timeLeft": "0s"}}))
+                await ws.close(1000, "going away")
+                return
+            elif "drop" in action:
+                ws.transport.abort()
+                return
             elif "call" in action:
                 self._calls += 1
                 call = {"id": f"fc-{self._calls}", "name": action["call"], "args": action.get("args", {})}
                 await ws.send(json.dumps({"toolCall": {"functionCalls": [call]}}))
+
+    def resumption_handles(self) -> list[str | None]:
+        """The handle each ``setup`` carried (None for a fresh session)."""
+        return [(s.get("sessionResumption") or {}).get("handle") for s in self.setups]
 
     def declared_functions(self, index: int = 0) -> list[str]:
         tools = self.setups[index].get("tools") or []

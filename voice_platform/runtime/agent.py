@@ -1,0 +1,109 @@
+"""One conversation with an agent, whatever carries it (a phone call in the worker, a test chat).
+
+``build_conversation(session_id)`` reads the claimed call session's agent and
+organization, assembles the agent's enabled tools with their configs and secrets,
+wraps every function (bounded, recorded: ``tool_calls``), and writes the
+instructions. The carrier then starts ``new_session()`` (Gemini Live, configured
+by ``model``) and asks ``greet()`` for the first words. Tools and instructions are
+fixed here, before the session starts: Gemini Live ignores changes mid-session.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from livekit.agents import Agent, AgentSession
+from livekit.agents.llm import ChatContext
+from livekit.agents.voice import SpeechHandle
+
+from voice_platform.db import session_scope
+from voice_platform.models import CallSession, Organization, VoiceAgent
+from voice_platform.runtime.assembly import AssembledTools, Userdata, assemble_agent_tools
+from voice_platform.runtime.instructions import AgentBrief, build_instructions, greeting_request
+from voice_platform.runtime.model import ModelChoice, ModelNotConfigured, realtime_model
+from voice_platform.runtime.recorder import ConversationRecorder
+from voice_platform.runtime.tool_calls import Owner, guard
+from voice_platform.settings import get_settings
+from voice_platform.tools.implementations.call_control import CallControl, unavailable_functions
+from voice_platform.tools.registry import ToolRegistry, default_registry
+
+
+class ConversationUnavailable(LookupError):
+    """The session or its agent is gone: there is nothing to build."""
+
+
+@dataclass
+class CallConversation:
+    """What the worker (``worker.entrypoint.Conversation``) and the test chat carry."""
+
+    session_id: uuid.UUID
+    agent: Agent
+    userdata: Userdata
+    brief: AgentBrief
+    choice: ModelChoice
+    recorder: ConversationRecorder
+    function_names: list[str] = field(default_factory=list)
+
+    def new_session(self) -> AgentSession:
+        session = AgentSession(llm=realtime_model(self.choice), userdata=self.userdata)
+        self.recorder.attach(session)
+        return session
+
+    def greet(self, session: AgentSession) -> SpeechHandle:
+        return session.generate_reply(instructions=greeting_request(self.brief))
+
+
+def _load(session_id: uuid.UUID) -> tuple[CallSession, VoiceAgent, Organization]:
+    with session_scope() as session:
+        call = session.get(CallSession, session_id)
+        agent = session.get(VoiceAgent, call.agent_id) if call is not None else None
+        org = session.get(Organization, agent.organization_id) if agent is not None else None
+        if call is None or agent is None or org is None:
+            raise ConversationUnavailable(f"call session {session_id} or its agent no longer exists")
+        return call, agent, org
+
+
+def _guarded_tools(assembled: AssembledTools, registry: ToolRegistry, recorder: ConversationRecorder,
+                   hidden: set[str]) -> list:
+    timeout = get_settings().tool_timeout_seconds
+    schemas: dict[str, dict] = {}
+    for tool_name in assembled.instances:
+        schemas.update({s["name"]: s for s in registry.function_schemas(tool_name)})
+    guarded = []
+    for tool in assembled.function_tools:
+        name = tool.info.name
+        if name in hidden:
+            continue
+        tool_name, agent_tool_id = assembled.origins[name]
+        cls = registry.get_tool_class(tool_name)
+        owner = Owner(tool_name, agent_tool_id, tuple(cls.metadata.secret_fields) if cls else ())
+        guarded.append(guard(tool, schemas[name], owner, timeout=timeout, record=recorder.tool_invocation))
+    return guarded
+
+
+def build_conversation(
+    session_id: uuid.UUID, *, registry: ToolRegistry = default_registry, chat_ctx: ChatContext | None = None,
+) -> CallConversation:
+    """Everything a conversation needs, read once from the database (runs off the event loop)."""
+    if not get_settings().google_api_key:
+        raise ModelNotConfigured("GOOGLE_API_KEY is not set: the agent has no model to talk with")
+    call, agent, org = _load(session_id)
+    brief = AgentBrief(
+        agent_name=agent.name, organization_name=org.name, system_prompt=agent.system_prompt,
+        greeting=agent.greeting, business_details=org.business_details, timezone=org.timezone,
+    )
+    recorder = ConversationRecorder(session_id)
+    assembled = assemble_agent_tools(agent.id, registry=registry)
+    assembled.userdata.call_session_id = session_id
+    assembled.userdata.call_control = CallControl(
+        session_id=session_id, call_sid=call.provider_call_id, transfer_number=agent.transfer_number,
+    )
+    tools = _guarded_tools(assembled, registry, recorder, set(unavailable_functions(agent.transfer_number)))
+    return CallConversation(
+        session_id=session_id,
+        agent=Agent(instructions=build_instructions(brief), tools=tools, chat_ctx=chat_ctx),
+        userdata=assembled.userdata, brief=brief,
+        choice=ModelChoice(model=agent.model, voice=agent.voice, language=agent.language),
+        recorder=recorder, function_names=sorted(t.info.name for t in tools),
+    )
