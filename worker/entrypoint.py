@@ -55,6 +55,7 @@ class Conversation(Protocol):
 
     agent: Agent
     userdata: Any
+    # optional: ``recorder.drain()`` is awaited at the end, so the transcript is whole when the call is closed
 
     def new_session(self) -> AgentSession: ...
 
@@ -104,6 +105,7 @@ async def run_call(
     ctx.add_shutdown_callback(on_job_shutdown)  # a no-op after a normal end: the first finish wins
     closed: asyncio.Future = asyncio.get_running_loop().create_future()
     session: AgentSession | None = None
+    conversation: Conversation | None = None
     try:
         conversation = await asyncio.to_thread(build, call.session_id)
         await _attach_call_control(conversation, call)
@@ -129,6 +131,9 @@ async def run_call(
                 await asyncio.wait_for(session.aclose(), 10)
             except Exception:  # noqa: BLE001 - closing is best effort; the room goes next
                 log.warning("call %s: the session did not close cleanly", call.session_id)
+        recorder = getattr(conversation, "recorder", None)
+        if recorder is not None:
+            await recorder.drain()  # the last words are stored before the call is reported over
     if await ending.finish(call.session_id, reason, error):
         log.info("call %s ended: %s", call.session_id, reason)
     await ending.hang_up(ctx, reason=reason)
