@@ -26,7 +26,8 @@ from voice_platform.runtime.recorder import ConversationRecorder
 from voice_platform.runtime.tool_calls import Owner, guard
 from voice_platform.settings import get_settings
 from voice_platform.tools.implementations.call_control import CallControl, unavailable_functions
-from voice_platform.tools.registry import ToolRegistry, default_registry
+from voice_platform.tools import registry as tool_registry
+from voice_platform.tools.registry import ToolRegistry
 
 
 class ConversationUnavailable(LookupError):
@@ -83,9 +84,10 @@ def _guarded_tools(assembled: AssembledTools, registry: ToolRegistry, recorder: 
 
 
 def build_conversation(
-    session_id: uuid.UUID, *, registry: ToolRegistry = default_registry, chat_ctx: ChatContext | None = None,
+    session_id: uuid.UUID, *, registry: ToolRegistry | None = None, chat_ctx: ChatContext | None = None,
 ) -> CallConversation:
     """Everything a conversation needs, read once from the database (runs off the event loop)."""
+    registry = registry or tool_registry.default_registry  # looked up per call: tests swap in their own
     if not get_settings().google_api_key:
         raise ModelNotConfigured("GOOGLE_API_KEY is not set: the agent has no model to talk with")
     call, agent, org = _load(session_id)

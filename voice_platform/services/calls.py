@@ -316,3 +316,12 @@ def store_recording(
                 recording_duration_seconds=seconds, updated_at=utcnow())
     )
     return True
+
+
+def end_test_session(session: Session, actor: User, agent_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+    """The test chat's reset: close the conversation (a new message starts a new one)."""
+    call = session.get(CallSession, session_id)
+    if call is None or call.kind != TEST or call.agent_id != agent_id:
+        raise NotFound("Conversation not found")
+    require(session, actor, "agent:read", call.organization_id, not_found="Conversation not found")
+    return finish_session(session, session_id, reason="agent_ended")
