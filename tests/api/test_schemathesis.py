@@ -6,6 +6,8 @@ against the real ASGI app and the run's database.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -43,4 +45,9 @@ def test_no_server_errors(case, admin):
     if isinstance(case.body, dict) and "organization_id" in case.body:
         case.body["organization_id"] = admin["ids"]["org_id"]
     response = case.call(headers=admin["headers"])
+    if response.status_code == 503:
+        # documented: an integration this run does not configure (no Gemini key, no Twilio account);
+        # the answer must name the setting that enables it, not crash
+        assert re.search(r"\b[A-Z]+_[A-Z_]+\b", response.json()["detail"]), response.text
+        return
     assert response.status_code < 500, f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}"

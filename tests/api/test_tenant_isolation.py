@@ -35,6 +35,9 @@ MATRIX: list[tuple[str, str, dict | None, int | None]] = [
     ("GET", "/api/v1/calls/{call_id}", None, None),
     # Authorised by a signed link rather than the bearer token: a wrong token is "not found".
     ("GET", "/api/v1/calls/{call_id}/recording?token=forged", None, None),
+    # The test chat is refused before any model is asked (agent:read, the agent's organization).
+    ("POST", "/api/v1/agents/{agent_id}/test-chat", {"message": "hello"}, None),
+    ("POST", "/api/v1/agents/{agent_id}/test-chat/{conversation_id}/end", None, None),
 ]
 
 SCOPED_PARAMS = ("{org_id}", "{agent_id}", "{agent_tool_id}", "{user_id}", "{call_id}")
@@ -79,6 +82,7 @@ def world(client):
         call_id = str(call.id)
     ctx = {
         "call_id": call_id,
+        "conversation_id": call_id,  # a test chat of the victim's agent
         "org_id": admin.org_id,
         "agent_id": agent["id"],
         "admin_id": admin.user_id,

@@ -1,7 +1,7 @@
 """/api/v1/agents/{agent_id}/test-chat: talk to an agent in text, exactly as a call runs it.
 
-The runtime (livekit, Gemini) is imported when the first message arrives, never at
-start-up, so the dashboard and the rest of the API stay free of it.
+The runtime (livekit, Gemini) is imported when the first permitted message arrives,
+never at start-up (``runtime.test_chat``), so the dashboard and the rest of the API stay free of it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from voice_platform.api.deps import CurrentUser, SessionDep, _bearer
 from voice_platform.errors import DomainError, IntegrationNotConfigured
+from voice_platform.runtime import test_chat as chat
 from voice_platform.services import calls
 
 router = APIRouter(tags=["test chat"])
@@ -57,8 +58,6 @@ class ModelTimedOut(DomainError):
 async def test_chat(
     agent_id: uuid.UUID, body: TestChatIn, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
 ) -> TestChatOut:
-    from voice_platform.runtime import chat
-
     token = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else ""
     try:
         reply = await chat.send_test_message(token, agent_id, body.message, body.conversation_id)

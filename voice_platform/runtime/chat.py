@@ -13,43 +13,19 @@ import asyncio
 import json
 import logging
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from livekit.agents.llm import ChatContext, ChatMessage
 from livekit.agents.voice.run_result import ChatMessageEvent, FunctionCallEvent, FunctionCallOutputEvent
 
 from voice_platform.runtime.agent import build_conversation
+from voice_platform.runtime.chat_types import ChatFailed, ChatReply, ToolCallOut
 from voice_platform.runtime.outcome import end_reason, safe_error_text
 from voice_platform.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 
 EXCHANGE_TIMEOUT_SECONDS = 45.0
-
-
-class ChatFailed(RuntimeError):
-    """The model could not answer (unreachable, refused, too slow): the message says why."""
-
-    def __init__(self, message: str, *, timed_out: bool = False) -> None:
-        super().__init__(message)
-        self.timed_out = timed_out
-
-
-@dataclass
-class ToolCallOut:
-    name: str
-    arguments: dict[str, Any]
-    output: str
-    is_error: bool
-
-
-@dataclass
-class ChatReply:
-    conversation_id: uuid.UUID
-    reply: str
-    tool_calls: list[ToolCallOut] = field(default_factory=list)
-    ended: bool = False
 
 
 def _history(session_id: uuid.UUID) -> list[tuple[str, str]]:
@@ -150,40 +126,3 @@ def _reply(session_id: uuid.UUID, events: list, *, ended: bool) -> ChatReply:
     return ChatReply(conversation_id=session_id, reply="\n".join(said), tool_calls=[calls[c] for c in order],
                      ended=ended)
 
-
-class ModelMissing(RuntimeError):
-    """No GOOGLE_API_KEY: the test chat (like calls) needs one."""
-
-
-def _open_or_continue(token: str, agent_id: uuid.UUID, conversation_id: uuid.UUID | None) -> uuid.UUID:
-    """Permission and tenant checks in the services; a committed session row to talk in."""
-    from voice_platform.db import session_scope
-    from voice_platform.services import auth, calls
-
-    with session_scope() as session:
-        actor = auth.user_from_token(session, token)
-        if conversation_id is None:
-            return calls.open_test_session(session, actor, agent_id).id
-        return calls.get_test_session(session, actor, agent_id, conversation_id).id
-
-
-async def send_test_message(
-    token: str, agent_id: uuid.UUID, message: str, conversation_id: uuid.UUID | None = None,
-    *, registry: ToolRegistry | None = None,
-) -> ChatReply:
-    """What the API's and the dashboard's test chat call (as the user ``token`` signs in): checks, then one exchange.
-
-    Raises the services' DomainErrors (not found, not allowed, ended), ``ModelMissing``
-    without a Gemini key, ``ChatFailed`` when the model cannot answer.
-    """
-    from voice_platform.settings import get_settings
-
-    text = (message or "").strip()
-    if not text:
-        from voice_platform.errors import ValidationFailed
-
-        raise ValidationFailed("Type a message for the agent", field="message")
-    session_id = await asyncio.to_thread(_open_or_continue, token, agent_id, conversation_id)
-    if not get_settings().google_api_key:
-        raise ModelMissing("The test chat needs a Gemini API key: set GOOGLE_API_KEY and restart")
-    return await converse(session_id, text[:4000], registry=registry)
