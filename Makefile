@@ -11,7 +11,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run dev test bench migrate bootstrap rotate-keys clean deps dev-deps worker
+.PHONY: run dev test bench migrate bootstrap rotate-keys clean deps dev-deps worker livekit-setup
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench: dev-deps
 
 rotate-keys: migrate
 	$(PY) -m voice_platform.cli rotate-keys
+
+## make livekit-setup: create or update LiveKit's inbound SIP trunk (every platform number) and dispatch rule.
+livekit-setup: migrate
+	$(PY) -m voice_platform.cli livekit-setup
 
 clean:
 	rm -rf .web .states data/*.db test-artifacts

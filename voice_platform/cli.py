@@ -39,7 +39,14 @@ def _rotate_keys(_args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"bootstrap": _bootstrap, "rotate-keys": _rotate_keys}
+def _livekit_setup(_args: argparse.Namespace) -> int:
+    """Install LiveKit's inbound SIP trunk (the platform's numbers) and its dispatch rule."""
+    from voice_platform.telephony.livekit_sip import setup_command
+
+    return setup_command()
+
+
+COMMANDS = {"bootstrap": _bootstrap, "rotate-keys": _rotate_keys, "livekit-setup": _livekit_setup}
 
 
 def main(argv: list[str] | None = None) -> int:

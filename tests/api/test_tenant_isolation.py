@@ -38,9 +38,18 @@ MATRIX: list[tuple[str, str, dict | None, int | None]] = [
     # The test chat is refused before any model is asked (agent:read, the agent's organization).
     ("POST", "/api/v1/agents/{agent_id}/test-chat", {"message": "hello"}, None),
     ("POST", "/api/v1/agents/{agent_id}/test-chat/{conversation_id}/end", None, None),
+    # Phone numbers: members see them; buying, importing, assigning and releasing is org:manage.
+    ("GET", "/api/v1/phone-numbers/organization/{org_id}", None, None),
+    ("GET", "/api/v1/phone-numbers/organization/{org_id}/available?country=US", None, 403),
+    ("POST", "/api/v1/phone-numbers/organization/{org_id}", {"phone_number": "+14155550142"}, 403),
+    ("GET", "/api/v1/phone-numbers/organization/{org_id}/importable", None, 403),
+    ("POST", "/api/v1/phone-numbers/organization/{org_id}/import", {"phone_number": "+14155550142"}, 403),
+    ("PUT", "/api/v1/phone-numbers/{number_id}/agent", {"agent_id": "{agent_id}"}, 403),
+    ("PUT", "/api/v1/phone-numbers/{number_id}/agent", {"agent_id": None}, 403),
+    ("DELETE", "/api/v1/phone-numbers/{number_id}", None, 403),
 ]
 
-SCOPED_PARAMS = ("{org_id}", "{agent_id}", "{agent_tool_id}", "{user_id}", "{call_id}")
+SCOPED_PARAMS = ("{org_id}", "{agent_id}", "{agent_tool_id}", "{user_id}", "{call_id}", "{number_id}")
 # Scoped through the body or the query string rather than the path.
 SCOPED_ELSEWHERE = {("POST", "/api/v1/agents"), ("POST", "/api/v1/tools/agent"), ("GET", "/api/v1/tools/auth/{tool_name}")}
 
@@ -80,7 +89,12 @@ def world(client):
     with session_scope() as session:
         call = calls.open_test_session(session, session.get(User, uuid.UUID(admin.user_id)), uuid.UUID(agent["id"]))
         call_id = str(call.id)
+    # A number of the victim's organization, reaching the holder agent.
+    number = client.put(f"/api/v1/agents/{holder['id']}", json={"phone_number": "+14155550141"}, headers=admin.headers)
+    assert number.status_code == 200, number.text
+    (listed,) = client.get(f"/api/v1/phone-numbers/organization/{admin.org_id}", headers=admin.headers).json()
     ctx = {
+        "number_id": listed["id"],
         "call_id": call_id,
         "conversation_id": call_id,  # a test chat of the victim's agent
         "org_id": admin.org_id,
@@ -104,6 +118,8 @@ def test_other_organization_gets_404(client, world, method, path, body, _member)
     assert r.status_code == 404, r.text
     # and nothing changed for the owner
     assert client.get(f"/api/v1/agents/{ctx['agent_id']}", headers=admin.headers).json()["name"] == "Front desk"
+    numbers = client.get(f"/api/v1/phone-numbers/organization/{ctx['org_id']}", headers=admin.headers).json()
+    assert [(n["id"], n["agent_name"]) for n in numbers] == [(ctx["number_id"], "Holder")]
 
 
 @pytest.mark.parametrize(

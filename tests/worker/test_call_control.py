@@ -12,8 +12,9 @@ import pytest
 from livekit.agents import Agent, AgentSession
 
 from tests.worker.conftest import load_call, open_webhook_session
-from tests.worker.fake_twilio_calls import FakeTwilioCalls
+from tests.fakes.twilio_rest import FakeTwilio
 from tests.worker.scripted_llm import ScriptedLLM
+from voice_platform.telephony import twilio_rest
 from voice_platform.tools.implementations import call_control
 from voice_platform.tools.implementations.call_control import (
     CallControl,
@@ -122,8 +123,8 @@ def twilio(monkeypatch):
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", sid)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", token)
     reset_settings_cache()
-    with FakeTwilioCalls(account_sid=sid, auth_token=token) as fake:
-        monkeypatch.setattr(call_control, "twilio_http_client", fake.http_client)
+    with FakeTwilio(account_sid=sid, auth_token=token) as fake:
+        monkeypatch.setattr(twilio_rest, "http_client_factory", fake.http_client)
         yield fake
     monkeypatch.undo()
     reset_settings_cache()

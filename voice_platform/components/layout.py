@@ -23,6 +23,7 @@ NAV_ITEMS = (
     ("Overview", "layout-dashboard", "/overview"),
     ("Agents", "bot", "/agents"),
     ("Calls", "phone-incoming", "/calls"),
+    ("Phone numbers", "phone", "/phone-numbers"),
     ("Members", "users", "/members"),
     ("Settings", "settings", "/settings"),
 )
@@ -62,7 +63,8 @@ def nav_link(label: str, icon: str, href: str) -> rx.Component:
         href=href,
         underline="none",
         width="100%",
-        aria_label=label,
+        # No aria-label: the visible text names the link, and an aria-label "Phone numbers" would
+        # also answer to the agent form's "Phone number" field label (label lookups match substrings).
     )
 
 

@@ -38,5 +38,9 @@ def register_pages(app: rx.App) -> None:
     from voice_platform.pages import members
     from voice_platform.state.members import MembersState
     app.add_page(members.page, route="/members", title=f"Members · {TITLE}", on_load=MembersState.load)
+    from voice_platform.pages import phone_numbers
+    from voice_platform.state.phone_numbers import PhoneNumbersState
+    app.add_page(phone_numbers.page, route="/phone-numbers", title=f"Phone numbers · {TITLE}",
+                 on_load=PhoneNumbersState.load)
     # Reflex 0.10: the 404 page is an ordinary add_page on the "404" route.
     app.add_page(index.not_found_page, route="404", title=f"Not found · {TITLE}", on_load=AuthState.guard)

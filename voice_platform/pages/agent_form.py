@@ -84,6 +84,20 @@ def delete_button() -> rx.Component:
     )
 
 
+NUMBER_OPTIONS_ID = "phone-number-options"
+
+
+def phone_field() -> rx.Component:
+    """Free typing as always, with the organization's unassigned numbers offered first (a datalist)."""
+    return rx.fragment(
+        text_field("Phone number", "phone_number", S.errors, default_value=S.values["phone_number"].to(str),
+                   placeholder="+14155550100", custom_attrs={"list": NUMBER_OPTIONS_ID}, auto_complete="off",
+                   hint="Pick one of your organization's numbers (Phone numbers page) or type one in E.164 format: "
+                        "+ country code and number. Unique across the platform."),
+        rx.el.datalist(rx.foreach(S.number_options, lambda number: rx.el.option(value=number)), id=NUMBER_OPTIONS_ID),
+    )
+
+
 def tools_button() -> rx.Component:
     """Entry point of issue 8's /agents/[agent_id]/tools page."""
     return rx.link(
@@ -107,8 +121,7 @@ def agent_form() -> rx.Component:
                 "How the agent is named here and which number callers dial.",
                 text_field("Name", "name", S.errors, default_value=v["name"].to(str), placeholder="Front desk",
                            required=True),
-                text_field("Phone number", "phone_number", S.errors, default_value=v["phone_number"].to(str),
-                           placeholder="+14155550100", hint="E.164 format: + country code and number. Unique across the platform."),
+                phone_field(),
                 active_switch(),
             ),
             section(

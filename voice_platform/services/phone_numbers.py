@@ -1,25 +1,124 @@
 """An organization's phone numbers: the inventory agents are assigned from.
 
-A number belongs to one organization (``phone_numbers.e164`` is unique). The agent
-API keeps accepting any E.164 ``phone_number``: a number the organization does not
-have yet is registered to it as a manual number, so setups without Twilio
-credentials, and existing API clients, keep working.
+A number belongs to one organization (``phone_numbers.e164`` is unique); which agent it
+reaches has one source of truth, ``voice_agents.phone_number``. The agent API keeps
+accepting any E.164 ``phone_number``: a number the organization does not have yet is
+registered to it as a manual number, so setups without Twilio credentials, and existing
+API clients, keep working.
+
+Twilio: the adapter (``voice_platform.telephony.twilio_rest``) is imported lazily, inside
+the functions that need it, rather than passed in. Every caller (API, dashboard) would
+pass the same module, and tests point that module at a fake Twilio through its
+``http_client_factory``, so the real client code runs either way; the lazy import keeps
+the twilio library out of everything that only reads the inventory (the agents service,
+the worker's call path). Twilio is asked only after the permission, tenant and input
+checks, so a refusal never costs a purchase, and before our row is written, so a Twilio
+failure rolls the transaction back with nothing changed.
+
+LiveKit's inbound trunk must accept exactly the platform's numbers: after a transaction
+that added or removed one commits, ``telephony.livekit_sip.sync_numbers_if_configured``
+runs (a session ``after_commit`` hook, so both faces get it and a rollback never syncs).
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import uuid
+from dataclasses import dataclass
 
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from voice_platform.errors import Conflict
-from voice_platform.models import PhoneNumber
-from voice_platform.models.numbers import MANUAL
+from voice_platform.errors import Conflict, NotFound, ValidationFailed
+from voice_platform.models import PhoneNumber, User, VoiceAgent
+from voice_platform.models.numbers import MANUAL, TWILIO
+from voice_platform.services import validation
+from voice_platform.services.rbac import require
+
+log = logging.getLogger(__name__)
 
 TAKEN = "This phone number belongs to another organization"
+ALREADY_OURS = "This phone number is already one of your organization's numbers"
+NOT_FOUND = "Phone number not found"
+MANAGE = "org:manage"  # buying, importing, assigning and releasing numbers is running the organization
+READ = "agent:read"  # who may see agents may see which number reaches them
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_AREA_CODE = re.compile(r"^\d{2,5}$")
+_CONTAINS = re.compile(r"^\+?[0-9A-Za-z*%]{2,16}\$?$")
+_SID = re.compile(r"^PN[0-9a-fA-F]{32}$")
+_SYNC_PENDING = "phone_numbers.trunk_sync_pending"
+_SYNC_LISTENING = "phone_numbers.trunk_sync_listening"
 
 
+@dataclass(frozen=True)
+class NumberView:
+    """A number of the organization and the agent it reaches (None: unassigned)."""
+
+    number: PhoneNumber
+    agent_id: uuid.UUID | None
+    agent_name: str | None
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    """What the numbers page tells the admin about Twilio, and the URLs a manual number needs."""
+
+    twilio_configured: bool
+    voice_url: str
+    status_callback_url: str
+
+
+def _twilio():
+    from voice_platform.telephony import twilio_rest
+
+    return twilio_rest
+
+
+# --- the LiveKit trunk follows the inventory ------------------------------------------------
+def sync_trunk() -> bool:
+    """Ask LiveKit's inbound trunk to accept exactly the platform's numbers; never raises.
+
+    ``telephony.livekit_sip`` may be absent (older tree) or lack the function: then nothing to do.
+    """
+    try:
+        from voice_platform.telephony.livekit_sip import sync_numbers_if_configured
+    except (ImportError, AttributeError):
+        return False
+    try:
+        return bool(sync_numbers_if_configured())
+    except Exception:  # noqa: BLE001 - the inventory change stands; the next change syncs again
+        log.exception("syncing LiveKit's inbound trunk failed")
+        return False
+
+
+def _sync_trunk_after_commit(session: Session) -> None:
+    """Sync once the session's outer transaction commits; forget it when that rolls back.
+
+    The listeners stay on the (short-lived) session and act only while a sync is pending:
+    SQLAlchemy refuses removing a listener while it runs, and fires these events for
+    SAVEPOINTs (``begin_nested``) too, which settle nothing.
+    """
+    session.info[_SYNC_PENDING] = True
+    if session.info.get(_SYNC_LISTENING):
+        return
+    session.info[_SYNC_LISTENING] = True
+
+    def after_commit(committed: Session) -> None:
+        if committed.in_nested_transaction() or not committed.info.pop(_SYNC_PENDING, False):
+            return
+        sync_trunk()
+
+    def after_rollback(rolled_back: Session, previous) -> None:
+        if not previous.nested:
+            rolled_back.info.pop(_SYNC_PENDING, None)
+
+    event.listen(session, "after_commit", after_commit)
+    event.listen(session, "after_soft_rollback", after_rollback)
+
+
+# --- used by the agents service and the trunk setup (unchanged behaviour) -------------------
 def ensure_registered(session: Session, org_id: uuid.UUID, e164: str) -> PhoneNumber:
     """The organization's row for ``e164``, created as a manual number when missing."""
     found = session.exec(select(PhoneNumber).where(PhoneNumber.e164 == e164)).first()
@@ -34,9 +133,187 @@ def ensure_registered(session: Session, org_id: uuid.UUID, e164: str) -> PhoneNu
             session.flush()
     except IntegrityError as exc:  # registered concurrently, maybe by another organization
         raise Conflict(TAKEN, field="phone_number") from exc
+    _sync_trunk_after_commit(session)
     return number
 
 
 def platform_numbers(session: Session) -> list[str]:
     """Every number of every organization, sorted: what LiveKit's inbound trunk must accept."""
     return list(session.exec(select(PhoneNumber.e164).order_by(PhoneNumber.e164)).all())
+
+
+# --- reading -----------------------------------------------------------------------------
+def provider_status() -> ProviderStatus:
+    from voice_platform.telephony.urls import incoming_url, status_callback_url
+
+    return ProviderStatus(twilio_configured=_twilio().is_configured(), voice_url=incoming_url(),
+                          status_callback_url=status_callback_url())
+
+
+def list_numbers(session: Session, actor: User, org_id: uuid.UUID) -> list[NumberView]:
+    """The organization's numbers, sorted, each with the agent it reaches."""
+    require(session, actor, READ, org_id)
+    rows = session.exec(
+        select(PhoneNumber, VoiceAgent.id, VoiceAgent.name)
+        .join(VoiceAgent, VoiceAgent.phone_number == PhoneNumber.e164, isouter=True)
+        .where(PhoneNumber.organization_id == org_id)
+        .order_by(PhoneNumber.e164)
+    ).all()
+    return [NumberView(number=n, agent_id=a_id, agent_name=a_name) for n, a_id, a_name in rows]
+
+
+def assignable_numbers(session: Session, actor: User, org_id: uuid.UUID, agent_id: uuid.UUID | None = None) -> list[str]:
+    """For the agent form: the organization's unassigned numbers, plus the agent's own."""
+    return [v.number.e164 for v in list_numbers(session, actor, org_id)
+            if v.agent_id is None or (agent_id is not None and v.agent_id == agent_id)]
+
+
+def get_number(session: Session, actor: User, number_id: uuid.UUID, permission: str = MANAGE) -> PhoneNumber:
+    number = session.get(PhoneNumber, number_id)
+    if number is None:
+        raise NotFound(NOT_FOUND)
+    require(session, actor, permission, number.organization_id, not_found=NOT_FOUND)
+    return number
+
+
+# --- Twilio: search, buy, import ---------------------------------------------------------
+def search_available(session: Session, actor: User, org_id: uuid.UUID, *, country: str = "US",
+                     area_code: str | None = None, contains: str | None = None):
+    """Numbers Twilio offers (``twilio_rest.AvailableNumber``), filtered by area code and digits."""
+    require(session, actor, MANAGE, org_id)
+    country = (country or "").strip().upper()
+    if not _COUNTRY.match(country):
+        raise ValidationFailed("Country must be a two-letter code such as US or GB", field="country")
+    area_code = (area_code or "").strip() or None
+    if area_code and not _AREA_CODE.match(area_code):
+        raise ValidationFailed("Area code must be digits, e.g. 415", field="area_code")
+    contains = (contains or "").strip() or None
+    if contains and not _CONTAINS.match(contains):
+        raise ValidationFailed("Contains must be 2 to 16 digits or letters (* matches one digit)", field="contains")
+    return _twilio().search_available(country, area_code=area_code, contains=contains)
+
+
+def _refuse_taken(session: Session, org_id: uuid.UUID, e164: str) -> PhoneNumber | None:
+    """The organization's existing row for ``e164`` (or None); Conflict when another organization has it."""
+    found = session.exec(select(PhoneNumber).where(PhoneNumber.e164 == e164)).first()
+    if found is not None and found.organization_id != org_id:
+        raise Conflict(TAKEN, field="phone_number")
+    return found
+
+
+def _save(session: Session, number: PhoneNumber) -> PhoneNumber:
+    """Flush the row; a concurrent registration of the same number becomes Conflict.
+
+    No SAVEPOINT: the caller's transaction is over after a conflict anyway, and pysqlite
+    commits a SAVEPOINT opened before any write (it is then the outermost transaction).
+    """
+    session.add(number)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # another organization registered it between our check and now
+        raise Conflict(TAKEN, field="phone_number") from exc
+    _sync_trunk_after_commit(session)
+    return number
+
+
+def buy(session: Session, actor: User, org_id: uuid.UUID, phone_number: object) -> PhoneNumber:
+    """Buy a number Twilio offers; its voice URL and status callback point at us."""
+    require(session, actor, MANAGE, org_id)
+    e164 = validation.phone_e164(phone_number)
+    if e164 is None:
+        raise ValidationFailed("Phone number is required", field="phone_number")
+    if _refuse_taken(session, org_id, e164) is not None:
+        raise Conflict(ALREADY_OURS, field="phone_number")
+    twilio = _twilio()
+    owned = twilio.buy(e164)
+    try:
+        return _save(session, PhoneNumber(organization_id=org_id, e164=owned.e164, source=TWILIO,
+                                          provider_sid=owned.sid, friendly_name=owned.friendly_name[:64] or None))
+    except Conflict:
+        twilio.release(owned.sid)  # bought for nobody: give it back rather than pay for it
+        raise
+
+
+def importable(session: Session, actor: User, org_id: uuid.UUID):
+    """The Twilio account's numbers not yet in any organization's inventory (``twilio_rest.OwnedNumber``)."""
+    require(session, actor, MANAGE, org_id)
+    known = set(platform_numbers(session))
+    return [n for n in _twilio().list_owned() if n.e164 not in known]
+
+
+def import_number(session: Session, actor: User, org_id: uuid.UUID, *, phone_number: object = None,
+                  sid: object = None) -> PhoneNumber:
+    """Take a number the Twilio account owns into the organization and point its webhooks at us.
+
+    A manual number of the organization that the account turns out to own becomes a Twilio one.
+    """
+    require(session, actor, MANAGE, org_id)
+    if sid not in (None, ""):
+        if not isinstance(sid, str) or not _SID.match(sid.strip()):
+            raise ValidationFailed("SID must look like PN followed by 32 hex characters", field="sid")
+        sid, e164 = sid.strip(), None
+    else:
+        sid, e164 = None, validation.phone_e164(phone_number)
+        if e164 is None:
+            raise ValidationFailed("Give the phone number or its Twilio SID", field="phone_number")
+        _refuse_taken(session, org_id, e164)
+    twilio = _twilio()
+    owned = twilio.find_owned(e164=e164, sid=sid)
+    if owned is None:
+        raise NotFound("The Twilio account has no such number")
+    row = _refuse_taken(session, org_id, owned.e164)
+    if row is not None and row.source == TWILIO and row.provider_sid == owned.sid:
+        raise Conflict(ALREADY_OURS, field="phone_number")
+    owned = twilio.point_at_us(owned.sid)
+    row = row or PhoneNumber(organization_id=org_id, e164=owned.e164)
+    row.source, row.provider_sid, row.friendly_name = TWILIO, owned.sid, owned.friendly_name[:64] or None
+    return _save(session, row)
+
+
+# --- assignment and release --------------------------------------------------------------
+def _holder(session: Session, e164: str) -> VoiceAgent | None:
+    return session.exec(select(VoiceAgent).where(VoiceAgent.phone_number == e164)).first()
+
+
+def assign(session: Session, actor: User, number_id: uuid.UUID, agent_id: uuid.UUID) -> VoiceAgent:
+    """The number now reaches ``agent_id`` (same organization); the agent that had it loses it."""
+    from voice_platform.services import agents as agent_service
+
+    number = get_number(session, actor, number_id)
+    agent = agent_service.get_agent(session, actor, agent_id, permission="agent:update")
+    if agent.organization_id != number.organization_id:
+        raise NotFound(agent_service.NOT_FOUND, field="agent_id")
+    previous = _holder(session, number.e164)
+    if previous is not None and previous.id != agent.id:
+        agent_service.update_agent(session, actor, previous.id, {"phone_number": None})
+    return agent_service.update_agent(session, actor, agent.id, {"phone_number": number.e164})
+
+
+def unassign(session: Session, actor: User, number_id: uuid.UUID) -> None:
+    """The number reaches no agent (calls to it are answered 'not in service')."""
+    from voice_platform.services import agents as agent_service
+
+    number = get_number(session, actor, number_id)
+    holder = _holder(session, number.e164)
+    if holder is not None:
+        agent_service.update_agent(session, actor, holder.id, {"phone_number": None})
+
+
+def release(session: Session, actor: User, number_id: uuid.UUID) -> None:
+    """Give the number up: Twilio deletes it (source twilio), our row goes, its agent loses it.
+
+    The agent is cleared explicitly rather than trusting ON DELETE SET NULL, which SQLite only
+    applies with foreign keys switched on. Our changes are flushed before Twilio is asked, so a
+    database refusal never follows an irreversible release.
+    """
+    number = get_number(session, actor, number_id)
+    holder = _holder(session, number.e164)
+    if holder is not None:
+        holder.phone_number = None
+        session.add(holder)
+        session.flush()
+    session.delete(number)
+    session.flush()
+    if number.source == TWILIO and number.provider_sid:
+        _twilio().release(number.provider_sid)
+    _sync_trunk_after_commit(session)

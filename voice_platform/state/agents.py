@@ -9,6 +9,7 @@ import reflex as rx
 from voice_platform.db import session_scope
 from voice_platform.errors import DomainError, NotAuthenticated, NotFound
 from voice_platform.services import agents as agent_service
+from voice_platform.services import phone_numbers as number_service
 from voice_platform.state.auth import HOME_ROUTE, AuthState
 
 PAGE_SIZE = 20
@@ -131,6 +132,8 @@ class AgentFormState(AuthState):
     not_found: bool = False
     # Bumped after each load so uncontrolled inputs remount with fresh defaults.
     form_key: int = 0
+    # The organization's free numbers (plus this agent's own), offered first in the phone field.
+    number_options: list[str] = []
 
     @rx.var
     def is_new(self) -> bool:
@@ -149,6 +152,7 @@ class AgentFormState(AuthState):
         self.values = {k: "" for k in TEXT_FIELDS} | {"language": DEFAULT_LANGUAGE}
         self.voice, self.model, self.is_active, self.record_calls = DEFAULT_VOICE, agent_service.MODELS[0], True, False
         self.errors, self.not_found, self.saving = {}, False, False
+        self.number_options = []
 
     @rx.event
     def load(self):
@@ -162,6 +166,8 @@ class AgentFormState(AuthState):
                 user = self._current_user(session)
                 if not self.editing_id:
                     self._load_session(session, user)
+                    org = self._org_uuid()
+                    self.number_options = number_service.assignable_numbers(session, user, org) if org else []
                     return None
                 try:
                     agent = agent_service.get_agent(session, user, uuid.UUID(self.editing_id))
@@ -169,6 +175,7 @@ class AgentFormState(AuthState):
                     raise NotFound(agent_service.NOT_FOUND) from None
                 # Following a link to another of the user's orgs switches the switcher too.
                 self._load_session(session, user, prefer_org=str(agent.organization_id))
+                self.number_options = number_service.assignable_numbers(session, user, agent.organization_id, agent.id)
                 row = agent_row(agent)
                 self.values = {k: str(row[k]) for k in TEXT_FIELDS}
                 self.voice = str(row["voice"]) or DEFAULT_VOICE

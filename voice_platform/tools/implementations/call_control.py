@@ -124,24 +124,12 @@ def _call_control(context: RunContext) -> CallControl:
     return call
 
 
-def twilio_http_client():
-    """The HTTP client the Twilio REST client uses (bounded by a timeout); tests point it at a fake."""
-    from twilio.http.http_client import TwilioHttpClient
-
-    return TwilioHttpClient(timeout=TWILIO_HTTP_TIMEOUT_SECONDS)
-
-
 def _update_call(call_sid: str, twiml: str) -> None:
-    """Give the caller's parent call new TwiML (Calls(sid).update) with the account's credentials."""
-    from twilio.rest import Client
+    """Give the caller's parent call new TwiML through the Twilio adapter (the account's credentials,
+    its bounded HTTP client); any failure raises, and the caller stays with the agent."""
+    from voice_platform.telephony import twilio_rest
 
-    from voice_platform.settings import get_settings
-
-    settings = get_settings()
-    if not (settings.twilio_account_sid and settings.twilio_auth_token):
-        raise RuntimeError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set")
-    client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=twilio_http_client())
-    client.calls(call_sid).update(twiml=twiml)
+    twilio_rest.update_call_twiml(call_sid, twiml, timeout=TWILIO_HTTP_TIMEOUT_SECONDS)
 
 
 async def _finish(call: CallControl, reason: str) -> None:
