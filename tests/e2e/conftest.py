@@ -156,10 +156,24 @@ def running_app(database_url: str, log_path: Path, extra_env: dict[str, str] | N
 
 
 @pytest.fixture(scope="session")
-def live_app(chromium_path, test_database, fake_google) -> Iterator[LiveApp]:
+def fake_gemini(tmp_path_factory):
+    """The fake Gemini Live server (TLS) the app's test chat talks to; tests script ``replies``."""
+    from tests.fakes.gemini_live import ThreadedFakeGemini
+
+    with ThreadedFakeGemini(tmp_path_factory.mktemp("gemini")) as server:
+        yield server
+
+
+def _gemini_env(gemini) -> dict[str, str]:
+    return {**gemini.environment(), "GOOGLE_API_KEY": "e2e-test-key"}
+
+
+@pytest.fixture(scope="session")
+def live_app(chromium_path, test_database, fake_google, fake_gemini) -> Iterator[LiveApp]:
     """The app on the run's test database, shared by every browser test of the session."""
+    env = {**_google_env(fake_google), **_gemini_env(fake_gemini)}  # fake Google (issue 8), fake Gemini Live
     try:
-        with running_app(test_database.url, ARTIFACTS / "e2e-app.log", _google_env(fake_google)) as app:  # issue 8: fake Google
+        with running_app(test_database.url, ARTIFACTS / "e2e-app.log", env) as app:
             yield app
     except RuntimeError as exc:
         pytest.fail(str(exc))

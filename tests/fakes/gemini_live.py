@@ -139,3 +139,36 @@ class FakeGeminiLive:
     def declared_functions(self, index: int = 0) -> list[str]:
         tools = self.setups[index].get("tools") or []
         return sorted(f["name"] for t in tools for f in t.get("functionDeclarations", []))
+
+
+class ThreadedFakeGemini:
+    """The fake on its own event loop in a thread, for a server in another process (the e2e app)."""
+
+    def __init__(self, directory: Path) -> None:
+        import threading
+
+        self._directory = directory
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="fake-gemini")
+        self.server: FakeGeminiLive | None = None
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            async with FakeGeminiLive(self._directory) as server:
+                self.server = server
+                self._loop = asyncio.get_running_loop()
+                self._ready.set()
+                await self._stop.wait()
+
+        asyncio.run(main())
+
+    def __enter__(self) -> FakeGeminiLive:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the fake Gemini server did not start")
+        return self.server
+
+    def __exit__(self, *_exc) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)

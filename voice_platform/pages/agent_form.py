@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from voice_platform.components.test_chat_panel import test_chat_panel
 from voice_platform.components import error_callout, not_found_state, page_header, page_skeleton, signed_in_page
 from voice_platform.components.fields import form_field, select_field, text_field
 from voice_platform.services.agents import MAX_GREETING, MODELS, VOICES
@@ -194,6 +195,7 @@ def page() -> rx.Component:
                         back_label="All agents",
                     ),
                     agent_form(),
+                    rx.cond(~S.is_new, rx.box(test_chat_panel(), width="100%", margin_top="24px")),
                 ),
             ),
         ),
