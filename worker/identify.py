@@ -38,10 +38,7 @@ from voice_platform.errors import DomainError
 from voice_platform.models import VoiceAgent
 from voice_platform.services import calls
 
-try:
-    from voice_platform.telephony.livekit_sip import SESSION_ATTRIBUTE
-except ImportError:  # the telephony adapter lands in a parallel change; the agreed name until then
-    SESSION_ATTRIBUTE = "vp.session"
+from voice_platform.telephony.livekit_sip import SESSION_ATTRIBUTE
 
 log = logging.getLogger(__name__)
 

@@ -26,15 +26,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from voice_platform.settings import Settings, get_settings
+from voice_platform.telephony.twiml import SESSION_HEADER
 
 if TYPE_CHECKING:  # pragma: no cover
     from livekit.protocol.sip import SIPDispatchRuleInfo, SIPInboundTrunkInfo
 
 log = logging.getLogger(__name__)
 
-# The SIP header our Twilio webhook adds (twiml.SESSION_HEADER) and the attribute the
-# trunk maps it to; worker/identify.py reads the attribute.
-SESSION_HEADER = "X-Vp-Session"
+# The SIP header our Twilio webhook adds and the attribute the trunk maps it to;
+# worker/identify.py reads the attribute.
 SESSION_ATTRIBUTE = "vp.session"
 
 TRUNK_NAME = "voice-platform inbound"
