@@ -13,19 +13,12 @@ from livekit.agents.testing import fake_job_context
 
 from tests.runtime.conftest import attach
 from tests.support.api import create_agent, signup, unique_phone
+from tests.support.waiting import until
 from tests.worker.conftest import load_call, open_webhook_session
 from voice_platform.db import session_scope
 from voice_platform.services import calls
 from worker import entrypoint as entry
 
-
-async def _until(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def _phone_agent(client):
@@ -51,7 +44,7 @@ async def test_a_call_survives_gemini_reconnects_and_is_recorded(client, registr
     metadata = json.dumps({"session_id": str(session_id), "agent_id": agent["id"]})
     with fake_job_context(room=None, job_metadata=metadata) as ctx:
         job = asyncio.create_task(entry.answer(ctx))
-        await _until(lambda: load_call(session_id).setup_ours_ms is not None)
+        await until(lambda: load_call(session_id).setup_ours_ms is not None)
         session = ctx.primary_session
         first = await session.run(user_input="Do you have time on Tuesday?")
         second = await session.run(user_input="Ten is great, book it.")

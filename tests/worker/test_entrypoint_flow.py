@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -18,6 +17,7 @@ from livekit.agents.llm import LLM, LLMStream
 from livekit.agents.testing import fake_job_context
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
 
+from tests.support.waiting import until
 from tests.worker.conftest import load_call, open_webhook_session
 from tests.worker.scripted_llm import ScriptedLLM
 from voice_platform.tools.implementations.call_control import CallControl, CallControlTool
@@ -60,15 +60,6 @@ class _Silent(LLMStream):
         await asyncio.Event().wait()
 
 
-async def _until(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
-
 
 def _metadata(session_id, agent_id) -> str:
     return json.dumps({"session_id": str(session_id), "agent_id": str(agent_id)})
@@ -86,7 +77,7 @@ async def test_a_call_is_greeted_timed_and_ended_by_the_agent(phone_agent):
 
     with fake_job_context(room=None, job_metadata=_metadata(session_id, phone_agent.id)) as ctx:
         job = asyncio.create_task(entry.answer(ctx, build=build))
-        await _until(lambda: load_call(session_id).setup_ours_ms is not None)
+        await until(lambda: load_call(session_id).setup_ours_ms is not None)
         assert load_call(session_id).status == "active"
         await ctx.primary_session.run(user_input="That's everything, bye.")
         await asyncio.wait_for(job, 10)
@@ -156,7 +147,7 @@ async def test_an_agent_with_a_transfer_number_is_offered_the_transfer(client):
 
     with fake_job_context(room=None, job_metadata=_metadata(session_id, agent["id"])) as ctx:
         job = asyncio.create_task(entry.answer(ctx, build=lambda _sid: conversation))
-        await _until(lambda: load_call(session_id).setup_ours_ms is not None)
+        await until(lambda: load_call(session_id).setup_ours_ms is not None)
         await ctx.primary_session.run(user_input="Bye")
         await asyncio.wait_for(job, 10)
 
@@ -170,7 +161,7 @@ async def test_a_job_shut_down_mid_call_leaves_the_session_failed_not_active(pho
 
     with fake_job_context(room=None, job_metadata=_metadata(session_id, phone_agent.id)) as ctx:
         job = asyncio.create_task(entry.answer(ctx, build=lambda _sid: conversation))
-        await _until(lambda: load_call(session_id).setup_ours_ms is not None)
+        await until(lambda: load_call(session_id).setup_ours_ms is not None)
         # what JobContext runs when the worker drains or the job is killed (a fake job never runs them itself)
         for callback in ctx._shutdown_callbacks:
             await callback("worker draining")

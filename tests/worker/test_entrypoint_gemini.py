@@ -16,6 +16,7 @@ from livekit.agents import Agent, AgentSession
 from livekit.agents.testing import fake_job_context
 from livekit.plugins.google.realtime import RealtimeModel
 
+from tests.support.waiting import until
 from tests.worker.conftest import load_call, open_webhook_session
 from tests.fakes.gemini_live import FakeGeminiLive
 from voice_platform.tools.implementations.call_control import CallControl, CallControlTool
@@ -44,14 +45,6 @@ class RealtimeConversation:
         return session.generate_reply(instructions="Greet the caller.")
 
 
-async def _until(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
-
 
 def _metadata(session_id, agent_id) -> str:
     return json.dumps({"session_id": str(session_id), "agent_id": str(agent_id)})
@@ -66,7 +59,7 @@ async def test_end_call_on_gemini_waits_for_the_goodbye_then_ends(phone_agent, t
         conversation = RealtimeConversation()
         with fake_job_context(room=None, job_metadata=_metadata(session_id, phone_agent.id)) as ctx:
             job = asyncio.create_task(entry.answer(ctx, build=lambda _sid: conversation))
-            await _until(lambda: load_call(session_id).setup_ours_ms is not None)
+            await until(lambda: load_call(session_id).setup_ours_ms is not None)
             session = ctx.primary_session
             await session.run(user_input="That's all, thank you. Bye!")
             await asyncio.wait_for(job, 15)

@@ -159,10 +159,7 @@ def open_test_session(session: Session, actor: User, agent_id: uuid.UUID) -> Cal
 
 def get_test_session(session: Session, actor: User, agent_id: uuid.UUID, session_id: uuid.UUID) -> CallSession:
     """A test conversation to continue: the actor's organization, this agent, still open."""
-    call = session.get(CallSession, session_id)
-    if call is None or call.kind != TEST or call.agent_id != agent_id:
-        raise NotFound("Conversation not found")
-    require(session, actor, "agent:read", call.organization_id, not_found="Conversation not found")
+    call = _test_session(session, actor, agent_id, session_id)
     if call.status not in OPEN_STATUSES:
         raise SessionRefused("This conversation has ended; start a new one", reason="ended")
     return call
@@ -320,8 +317,14 @@ def store_recording(
 
 def end_test_session(session: Session, actor: User, agent_id: uuid.UUID, session_id: uuid.UUID) -> bool:
     """The test chat's reset: close the conversation (a new message starts a new one)."""
+    _test_session(session, actor, agent_id, session_id)
+    return finish_session(session, session_id, reason="agent_ended")
+
+
+def _test_session(session: Session, actor: User, agent_id: uuid.UUID, session_id: uuid.UUID) -> CallSession:
+    """A test chat of this agent that ``actor`` may read; anything else is "not found"."""
     call = session.get(CallSession, session_id)
     if call is None or call.kind != TEST or call.agent_id != agent_id:
         raise NotFound("Conversation not found")
     require(session, actor, "agent:read", call.organization_id, not_found="Conversation not found")
-    return finish_session(session, session_id, reason="agent_ended")
+    return call
