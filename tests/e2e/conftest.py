@@ -243,7 +243,7 @@ def wait_hydrated(pg) -> None:
     pg.locator('[data-hydrated="true"]').first.wait_for()
 
 
-def sign_in(pg, email: str, password: str = PASSWORD, *, start: str = "/signin", lands_on: str = "/agents") -> None:
+def sign_in(pg, email: str, password: str = PASSWORD, *, start: str = "/signin", lands_on: str = "/overview") -> None:
     """Sign in from ``start`` (e.g. ``/signin?next=...``) and wait to land on ``lands_on``."""
     pg.goto(start)
     wait_hydrated(pg)

@@ -28,7 +28,9 @@ def test_search_tools_and_last_call(page):
         agents.create_agent(session, signed.user, org.id, {"name": "Night line"})
         tool_service.attach_tool(session, signed.user, desk.id, tool_name="Google_calendar")
     record_call(number)
-    sign_in(page, email)
+    sign_in(page, email)  # lands on the overview
+    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Agents").click()
+    page.wait_for_url(route("/agents"))
     rows = page.get_by_test_id("agent-row")
     expect(rows).to_have_count(2)
     desk_row = rows.filter(has_text="Desk")

@@ -116,7 +116,7 @@ def test_organization_switcher_shows_that_organizations_agents_and_is_remembered
         beta = organizations.create_organization(session, user, name="Beta Bakery")
         agents.create_agent(session, user, beta.id, {"name": "Order line", "phone_number": _phone()})
 
-    sign_in(page, email)
+    sign_in(page, email, start="/signin?next=/agents", lands_on="/agents")
     switcher = page.get_by_role("combobox", name="Organization")
     expect(switcher).to_contain_text("Alpha Clinic")
     expect(page.get_by_text("No agents yet")).to_be_visible()
@@ -160,7 +160,7 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(page):
     page.get_by_role("button", name="User menu").click()
     page.get_by_role("menuitem", name="Sign out").click()
     page.wait_for_url(route("/signin"))
-    sign_in(page, email, start="/signin?next=//evil.example/phish", lands_on="/agents")
+    sign_in(page, email, start="/signin?next=//evil.example/phish", lands_on="/overview")
 
 
 def test_member_without_update_permission_sees_the_agent_read_only(page):

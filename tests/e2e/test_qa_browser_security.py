@@ -33,5 +33,5 @@ def test_agent_id_in_the_tools_url_is_never_run_as_script(page: Page, admin):
 @pytest.mark.parametrize("target", ["/%5Cevil.example/phish", "/%09/evil.example/phish"])
 def test_sign_in_next_with_backslash_or_tab_stays_on_site(page: Page, admin, target):
     email, _org, _agent_id = admin
-    sign_in(page, email, start=f"/signin?next={target}", lands_on="/agents")
+    sign_in(page, email, start=f"/signin?next={target}", lands_on="/overview")
     assert "evil.example" not in page.url

@@ -124,7 +124,7 @@ def test_every_route_signed_in(page):
     for url in _urls(_registered_routes(), ids):
         _visit(page, url, problems)
         if url in ("/", "/signin", "/signup"):
-            page.wait_for_url(route("/agents"))  # a signed-in person lands on their agents
+            page.wait_for_url(route("/overview"))  # a signed-in person lands on the overview
         else:
             wait_hydrated(page)
             expect(page.get_by_role("navigation", name="Main navigation")).to_be_visible()

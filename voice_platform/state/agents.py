@@ -10,7 +10,7 @@ from voice_platform.db import session_scope
 from voice_platform.errors import DomainError, NotAuthenticated, NotFound
 from voice_platform.services import agents as agent_service
 from voice_platform.services import phone_numbers as number_service
-from voice_platform.state.auth import HOME_ROUTE, AuthState
+from voice_platform.state.auth import AGENTS_ROUTE, AuthState
 
 PAGE_SIZE = 20
 DEFAULT_VOICE = "Puck"
@@ -238,7 +238,7 @@ class AgentFormState(AuthState):
                 return [rx.scroll_to(exc.field), rx.toast.error("Please fix the highlighted field")]
             return rx.toast.error(exc.message)
         if creating:
-            return [rx.redirect(HOME_ROUTE), rx.toast.success(f"Agent “{name}” created")]
+            return [rx.redirect(AGENTS_ROUTE), rx.toast.success(f"Agent “{name}” created")]
         self.values = {**self.values, "name": name}
         return rx.toast.success("Changes saved")
 
@@ -252,4 +252,4 @@ class AgentFormState(AuthState):
             return self._signed_out()
         except DomainError as exc:
             return rx.toast.error(exc.message)
-        return [rx.redirect(HOME_ROUTE), rx.toast.success("Agent deleted")]
+        return [rx.redirect(AGENTS_ROUTE), rx.toast.success("Agent deleted")]

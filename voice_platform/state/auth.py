@@ -31,7 +31,12 @@ from voice_platform.services import organizations as org_service
 from voice_platform.services.rbac import permissions_of
 
 SIGNIN_ROUTE = "/signin"
-HOME_ROUTE = "/agents"
+# Where a signed-in person lands (sign-in, "/"): the overview. A new account lands on its
+# agents instead (AGENTS_ROUTE), where it creates the first one.
+HOME_ROUTE = "/overview"
+AGENTS_ROUTE = "/agents"
+# Top-level sections the organization switcher keeps you in (an id of the old org would be "not found").
+SECTIONS = ("/overview", "/agents", "/calls", "/phone-numbers", "/members", "/settings")
 NO_ORG = "Choose an organization first"
 
 
@@ -157,7 +162,7 @@ class AuthState(rx.State):
 
     @rx.event
     def switch_org(self, org_id: str):
-        """The organization switcher: remember the choice and show that org's agents."""
+        """The organization switcher: remember the choice and show the same section for that org."""
         if org_id == self.org_id:
             return None
         try:
@@ -166,7 +171,9 @@ class AuthState(rx.State):
                 self._load_session(session, user, prefer_org=org_id)
         except NotAuthenticated:
             return self._signed_out()
-        return [rx.redirect(HOME_ROUTE), rx.toast.info(f"Switched to {self.org_name}")]
+        path = self.router.url.path or HOME_ROUTE
+        section = next((s for s in SECTIONS if path == s or path.startswith(s + "/")), HOME_ROUTE)
+        return [rx.redirect(section), rx.toast.info(f"Switched to {self.org_name}")]
 
     @rx.event
     def sign_out(self):

@@ -9,7 +9,7 @@ import reflex as rx
 from voice_platform.db import session_scope
 from voice_platform.errors import DomainError
 from voice_platform.services import auth as auth_service
-from voice_platform.state.auth import HOME_ROUTE, AuthState
+from voice_platform.state.auth import AGENTS_ROUTE, HOME_ROUTE, AuthState
 
 
 def _safe_next(raw: str | None) -> str:
@@ -79,4 +79,5 @@ class SessionFormState(AuthState):
                 field = "organization_name"
             self.errors = {field: exc.message}
             return None
-        return [rx.redirect(HOME_ROUTE), rx.toast.success("Welcome! Your organization is ready.")]
+        # a new account has no agents yet: it starts where it creates the first one
+        return [rx.redirect(AGENTS_ROUTE), rx.toast.success("Welcome! Your organization is ready.")]
