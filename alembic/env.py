@@ -10,6 +10,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 import voice_platform.models  # noqa: F401 - registers every table
+from voice_platform.db import ensure_sqlite_directory
 from voice_platform.settings import get_settings
 
 config = context.config
@@ -42,7 +43,9 @@ def run_migrations_online() -> None:
     # and batch mode rebuilds a table by copy, DROP and rename, where the DROP would cascade
     # and delete every child row (rebuilding organizations emptied voice_agents). A plain
     # engine leaves SQLite's foreign keys off, as Alembic's batch mode expects.
-    engine = create_engine(get_settings().sqlalchemy_url, poolclass=NullPool)
+    url = get_settings().sqlalchemy_url
+    ensure_sqlite_directory(url)  # a fresh clone has no data/ yet
+    engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
             context.configure(connection=conn, **_options(conn.dialect.name == "sqlite"))

@@ -27,11 +27,17 @@ def _engine_for(url: str, echo: bool) -> Engine:
     return _engines[key]
 
 
-def _build_engine(url: str, echo: bool) -> Engine:
+def ensure_sqlite_directory(url: str) -> None:
+    """A SQLite file's folder (``data/`` in a fresh clone) exists before anything connects."""
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _build_engine(url: str, echo: bool) -> Engine:
+    if url.startswith("sqlite"):
+        ensure_sqlite_directory(url)
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
