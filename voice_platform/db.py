@@ -49,7 +49,10 @@ def _build_engine(url: str, echo: bool) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # connect_timeout: a database that accepts TCP and never answers must not hold a thread forever
+    # (the incoming-call webhook's writer thread would never come back).
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         connect_args={"connect_timeout": 5})
 
 
 def get_engine() -> Engine:

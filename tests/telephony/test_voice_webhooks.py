@@ -262,6 +262,20 @@ def test_a_database_that_is_down_or_hangs_still_answers_within_3_seconds(client,
         started = time.monotonic()
         assert post(client, STATUS, {**params, "CallStatus": "completed"}).status_code == 200
         assert time.monotonic() - started < 3.0
+    # the database is back: the next call is answered normally (no writer left stuck on the dead one)
+    monkeypatch.undo()
+    from tests.telephony.voice_support import AUTH_TOKEN, PUBLIC, SIP_DOMAIN
+    from voice_platform.settings import reset_settings_cache
+
+    for key, value in {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_BASE_URL": PUBLIC, "LIVEKIT_SIP_DOMAIN": SIP_DOMAIN}.items():
+        monkeypatch.setenv(key, value)
+    reset_settings_cache()
+    deadline = time.monotonic() + 15
+    while True:
+        root = twiml(post(client, INCOMING, call_params(agent[0]["phone_number"])))
+        if root.find("Dial") is not None or time.monotonic() > deadline:
+            break
+    assert root.find("Dial") is not None, "the webhook did not recover after the database came back"
 
 
 def test_no_livekit_sip_domain_refuses_politely_without_writing(client, agent, session, monkeypatch):

@@ -1,10 +1,15 @@
 """Twilio's voice webhooks: the incoming call, how the Dial leg ended, the call's end, its recording.
 
-Every request is signature-checked first (``twilio_request``): a missing or forged
+Every request is signature-checked first (``_verified_form``): a missing or forged
 ``X-Twilio-Signature`` is a 403 and nothing is read or written; with no
 ``TWILIO_AUTH_TOKEN`` every request is refused. After that, whatever happens, Twilio
 gets HTTP 200 with TwiML the caller can hear: the database failing or hanging is
 bounded by ``DB_TIMEOUT_SECONDS`` and answered with a spoken apology.
+
+The incoming call is the hot path (``bench/bench_webhook.py`` measures it): its sessions
+are written by ``_SessionWriter``, a thread of its own that writes the calls waiting
+together (one commit for a batch), on a Core connection, in one statement per call on
+PostgreSQL.
 
 No LiveKit call happens here: for an inbound SIP call, LiveKit's dispatch rule (installed
 by ``make livekit-setup``) creates the room and dispatches the worker. A room made
@@ -15,16 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from voice_platform.db import session_scope
+from voice_platform.db import get_engine, session_scope
 from voice_platform.errors import PermissionDenied
 from voice_platform.security import validate_twilio_signature
 from voice_platform.services import calls
-from voice_platform.settings import get_settings
+from voice_platform.settings import Settings, get_settings
 from voice_platform.telephony import twiml, urls
 
 log = logging.getLogger(__name__)
@@ -35,16 +43,22 @@ MAX_BODY_BYTES = 64 * 1024
 XML = "application/xml"
 
 
-async def twilio_request(request: Request) -> dict[str, str]:
-    """The form Twilio posted, once its signature is verified against the public URL."""
+async def _verified_form(request: Request, public_url: str) -> dict[str, str]:
+    """The form Twilio posted, once its signature is verified against ``public_url`` (+ the query)."""
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise PermissionDenied("Request too large for a Twilio webhook")
     params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    url = urls.public_url(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
+    query = request.scope["query_string"]
+    url = public_url + "?" + query.decode("latin-1") if query else public_url
     if not validate_twilio_signature(url, params, request.headers.get("x-twilio-signature")):
         raise PermissionDenied("Invalid or missing Twilio signature")
     return params
+
+
+async def twilio_request(request: Request) -> dict[str, str]:
+    """The form Twilio posted, once its signature is verified against the public URL."""
+    return await _verified_form(request, urls.public_url(request.url.path))
 
 
 TwilioForm = Annotated[dict[str, str], Depends(twilio_request)]
@@ -60,33 +74,172 @@ async def _bounded(work, *args):
 
 
 def _route(call_sid: str, from_number: str | None, to_number: str | None) -> calls.RoutedCall:
-    with session_scope() as session:
-        return calls.open_phone_session(session, call_sid=call_sid, from_number=from_number, to_number=to_number)
+    """One call on a Core connection in autocommit mode: the upsert, the only write, commits by
+    itself (no BEGIN, no COMMIT round trips, no ORM unit of work)."""
+    with get_engine().connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        return calls.open_phone_session(conn, call_sid=call_sid, from_number=from_number, to_number=to_number)
 
 
-@router.post("/incoming")
-async def incoming(form: TwilioForm) -> Response:
+def _route_together(waiting: list[tuple[str, str | None, str | None]]) -> list[calls.RoutedCall | Exception]:
+    """Several calls in one transaction, so one commit (one WAL sync) serves them all. A call
+    alone, or every call of a batch that failed, on its own: one call's failure is never another's."""
+    if len(waiting) > 1:
+        try:
+            with get_engine().begin() as conn:
+                return [calls.open_phone_session(conn, call_sid=sid, from_number=caller, to_number=dialed)
+                        for sid, caller, dialed in waiting]
+        except Exception:  # noqa: BLE001 - retried one by one below
+            pass
+    results: list[calls.RoutedCall | Exception] = []
+    for call in waiting:
+        try:
+            results.append(_route(*call))
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting request, which answers with a sentence
+            results.append(exc)
+    return results
+
+
+class _SessionWriter:
+    """Opens the sessions of incoming calls on a thread of its own, in batches.
+
+    The thread takes every call waiting, writes them, then takes those that arrived meanwhile:
+    a call alone is one autocommitted upsert; several go in one transaction (group commit:
+    one WAL sync, one pool checkout and one thread hop for all of them). One thread: SQLite
+    takes one writer at a time (a second would sleep in its busy handler), and on PostgreSQL
+    two or four threads made smaller batches and fewer calls per second (bench_webhook). A
+    request still waits at most ``DB_TIMEOUT_SECONDS``; a call given up on before its turn is
+    not written.
+    """
+
+    def __init__(self, threads: int = 1) -> None:
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[tuple[str, str | None, str | None], asyncio.Future]] = []
+        self._writing, self._most = 0, threads
+        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="incoming-call")
+
+    def submit(self, call: tuple[str, str | None, str | None]) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        with self._lock:
+            self._waiting.append((call, future))
+            start = self._writing < self._most
+            self._writing += start
+        if start:
+            self._threads.submit(self._write)
+        return future
+
+    def _write(self) -> None:
+        try:
+            while batch := self._take():
+                results = _route_together([call for call, _ in batch])
+                by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+                for (_call, future), result in zip(batch, results):
+                    by_loop.setdefault(future.get_loop(), []).append((future, result))
+                for loop, settled in by_loop.items():
+                    try:
+                        loop.call_soon_threadsafe(_settle, settled)
+                    except RuntimeError:  # that loop is closed: nobody waits any more
+                        pass
+        except BaseException:
+            with self._lock:  # a thread that is gone is not counted: the next call starts another
+                self._writing -= 1
+            raise
+
+    def _take(self) -> list[tuple[tuple[str, str | None, str | None], asyncio.Future]]:
+        """The calls still waited for; none: this thread stops (decided under the lock, so a call
+        submitted meanwhile either is taken here or starts a thread)."""
+        with self._lock:
+            batch = [(call, future) for call, future in self._waiting if not future.done()]
+            self._waiting = []
+            if not batch:
+                self._writing -= 1
+            return batch
+
+
+def _settle(settled: list[tuple[asyncio.Future, calls.RoutedCall | Exception]]) -> None:
+    for future, result in settled:
+        if future.done():  # timed out meanwhile
+            continue
+        if isinstance(result, Exception):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+
+_writer = _SessionWriter()
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError(f"no session within {DB_TIMEOUT_SECONDS} s"))
+
+
+async def _open_session(call_sid: str, from_number: str | None, to_number: str | None) -> calls.RoutedCall:
+    """The call's session, or TimeoutError after ``DB_TIMEOUT_SECONDS`` (one timer on the writer's
+    own future: what ``asyncio.wait_for`` does with two more futures and callbacks)."""
+    future = _writer.submit((call_sid, from_number, to_number))
+    timer = asyncio.get_running_loop().call_later(DB_TIMEOUT_SECONDS, _expire, future)
+    try:
+        return await future
+    finally:
+        timer.cancel()
+
+
+@dataclass(frozen=True)
+class _Answering:
+    """What the incoming webhook derives from the settings, computed once per settings object."""
+
+    settings: Settings
+    incoming_url: str
+    dial_status_url: str
+    recording_url: str
+
+
+_answering: _Answering | None = None
+
+
+def _current() -> _Answering:
+    global _answering
     settings = get_settings()
+    cached = _answering
+    if cached is None or cached.settings is not settings:  # tests and the CLI reset the settings
+        cached = _answering = _Answering(settings, urls.incoming_url(), urls.dial_status_url(),
+                                         urls.recording_status_url())
+    return cached
+
+
+async def incoming(request: Request) -> Response:
+    """Twilio's voice URL: the caller is ringing. The signature check, one bounded wait for the
+    session writer, the TwiML. Every call goes through here, so it is a plain Starlette endpoint
+    (no dependency resolution) and what it derives from the settings is computed once."""
+    answering = _current()
+    settings = answering.settings
+    form = await _verified_form(request, answering.incoming_url)
     call_sid = form.get("CallSid", "")
     if not call_sid or len(call_sid) > 64:
         return _xml(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM))
     if not settings.livekit_sip_domain:
         log.error("call %s refused: LIVEKIT_SIP_DOMAIN is not set", call_sid)
         return _xml(twiml.say_and_hang_up(twiml.UNAVAILABLE))
+    to_number = form.get("To")
     try:
-        routed = await _bounded(_route, call_sid, form.get("From"), form.get("To"))
+        routed = await _open_session(call_sid, form.get("From"), to_number)
     except Exception as exc:  # noqa: BLE001 - database down or hanging: the caller still hears a sentence
         log.error("call %s: could not open its session (%s)", call_sid, exc.__class__.__name__)
         return _xml(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM))
     if routed.session_id is None:
-        log.info("call %s to %r refused: %s", call_sid, form.get("To"), routed.refusal)
+        log.info("call %s to %r refused: %s", call_sid, to_number, routed.refusal)
         return _xml(twiml.say_and_hang_up(twiml.SPOKEN_REFUSALS.get(routed.refusal, twiml.UNAVAILABLE)))
     return _xml(twiml.dial_sip(
-        uri=twiml.sip_uri(form.get("To", ""), settings.livekit_sip_domain, str(routed.session_id)),
+        uri=twiml.sip_uri(to_number or "", settings.livekit_sip_domain, str(routed.session_id)),
         username=settings.livekit_sip_username, password=settings.livekit_sip_password,
-        action_url=urls.dial_status_url(), record=routed.record_calls,
-        recording_callback_url=urls.recording_status_url(), notice=routed.recording_notice,
+        action_url=answering.dial_status_url, record=routed.record_calls,
+        recording_callback_url=answering.recording_url, notice=routed.recording_notice,
     ))
+
+
+# add_route, unlike add_api_route, does not prepend the router's prefix.
+router.add_route(router.prefix + "/incoming", incoming, methods=["POST"], include_in_schema=False)
 
 
 def _dial_ended(call_sid: str, dial_status: str) -> bool:

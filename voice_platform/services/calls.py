@@ -13,9 +13,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import Connection, bindparam, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -55,10 +56,6 @@ class RoutedCall:
     refusal: str | None = None  # invalid_number | unknown_number | inactive_agent
 
 
-def _insert(session: Session):
-    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
-
-
 def _agent_for_number(session: Session, number: str):
     return session.exec(
         select(VoiceAgent.id, VoiceAgent.organization_id, VoiceAgent.is_active, VoiceAgent.record_calls,
@@ -66,37 +63,82 @@ def _agent_for_number(session: Session, number: str):
     ).first()
 
 
+@lru_cache(maxsize=4096)
+def _dialed_number(to_number: str | None) -> str | None:
+    """``To`` in E.164, or None: a pure function of the string, so each dialed number is parsed once."""
+    try:
+        return validation.phone_e164(to_number, field="To")
+    except DomainError:
+        return None
+
+
+_SESSION_COLUMNS = ("id", "organization_id", "agent_id", "kind", "provider_call_id", "from_number", "to_number",
+                    "status", "started_at", "created_at", "updated_at")
+
+
+def _upsert_session(insert):
+    """ON CONFLICT on the CallSid: DO UPDATE (not DO NOTHING) so RETURNING gives the existing row's id on a retry."""
+    return insert.on_conflict_do_update(
+        index_elements=["provider_call_id"], set_={"provider_call_id": insert.excluded.provider_call_id}
+    ).returning(CallSession.__table__.c.id)
+
+
+@lru_cache(maxsize=None)
+def _open_statements(dialect_name: str):
+    """The statement(s) of ``open_phone_session``, built once per dialect (SQLAlchemy then finds
+    their compiled form in its cache instead of rebuilding the upsert on every call).
+
+    PostgreSQL: ONE statement, the agent lookup as a CTE feeding an INSERT ... SELECT that
+    inserts only for an active agent, so a call costs one round trip. SQLite, which has no
+    data-modifying CTEs: the lookup, then the upsert (in-process calls, no round trips).
+    """
+    columns = (VoiceAgent.id, VoiceAgent.organization_id, VoiceAgent.is_active, VoiceAgent.record_calls,
+               VoiceAgent.recording_notice)
+    find_agent = select(*columns).where(VoiceAgent.phone_number == bindparam("number"))
+    table = CallSession.__table__
+    if dialect_name != "postgresql":
+        return find_agent, _upsert_session(sqlite.insert(table))
+    agent = find_agent.cte("agent")
+    values = {name: bindparam(name, type_=table.c[name].type) for name in _SESSION_COLUMNS}
+    values.update(organization_id=agent.c.organization_id, agent_id=agent.c.id)
+    opened = _upsert_session(postgresql.insert(table).from_select(
+        list(_SESSION_COLUMNS), select(*(values[name] for name in _SESSION_COLUMNS)).where(agent.c.is_active)
+    )).cte("opened")
+    return select(*agent.c, select(opened.c.id).scalar_subquery()), None
+
+
 def open_phone_session(
-    session: Session, *, call_sid: str, from_number: str | None, to_number: str | None
+    session: Session | Connection, *, call_sid: str, from_number: str | None, to_number: str | None
 ) -> RoutedCall:
     """The incoming webhook: find the agent by the dialed number and open its session.
 
     A retried CallSid gets the same session (one upsert on the unique CallSid, so
-    concurrent retries on PostgreSQL cannot make a second row).
+    concurrent retries on PostgreSQL cannot make a second row). The upsert is the only
+    write, so ``session`` may also be a Core connection in autocommit mode (the webhook's).
     """
-    try:
-        number = validation.phone_e164(to_number, field="To")
-    except DomainError:
-        number = None
+    number = _dialed_number(to_number)
     if number is None:
         return RoutedCall(session_id=None, refusal="invalid_number")
-    row = _agent_for_number(session, number)
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    find_agent, upsert = _open_statements(dialect.name)
+    now = utcnow()
+    values = {
+        "id": uuid.uuid4(), "kind": PHONE, "provider_call_id": call_sid, "from_number": (from_number or "")[:32] or None,
+        "to_number": number, "status": PENDING, "started_at": now, "created_at": now, "updated_at": now,
+    }
+    if upsert is None:  # PostgreSQL: lookup and upsert in one statement
+        row = session.execute(find_agent, {"number": number, **values}).first()
+    else:
+        row = session.execute(find_agent, {"number": number}).first()
     if row is None:
         return RoutedCall(session_id=None, refusal="unknown_number")
-    agent_id, org_id, is_active, record_calls, notice = row
+    agent_id, org_id, is_active, record_calls, notice = row[:5]
     if not is_active:
         return RoutedCall(session_id=None, agent_id=agent_id, organization_id=org_id, refusal="inactive_agent")
-    now = utcnow()
-    insert = _insert(session)(CallSession.__table__).values(
-        id=uuid.uuid4(), organization_id=org_id, agent_id=agent_id, kind=PHONE, provider_call_id=call_sid,
-        from_number=(from_number or "")[:32] or None, to_number=number, status=PENDING, started_at=now,
-        created_at=now, updated_at=now,
-    )
-    # DO UPDATE (not DO NOTHING) so RETURNING gives the existing row's id on a retry.
-    stmt = insert.on_conflict_do_update(
-        index_elements=["provider_call_id"], set_={"provider_call_id": insert.excluded.provider_call_id}
-    ).returning(CallSession.__table__.c.id)
-    session_id = session.execute(stmt).scalar_one()
+    if upsert is None:
+        session_id = row[5]
+    else:
+        session_id = session.execute(upsert, {**values, "organization_id": org_id, "agent_id": agent_id}).scalar_one()
     return RoutedCall(session_id=session_id, agent_id=agent_id, organization_id=org_id,
                       record_calls=bool(record_calls), recording_notice=notice)
 
