@@ -1,11 +1,11 @@
-"""/api/v1/auth: sign-up, sign-in, the current user, sign-out."""
+"""/api/v1/auth: sign-up, sign-in, the current user (profile, password), sign-out everywhere."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
 
 from voice_platform.api.deps import CurrentUser, SessionDep
-from voice_platform.api.schemas import SigninIn, SignupIn, SignupOut, TokenOut, UserOut
+from voice_platform.api.schemas import PasswordChangeIn, ProfileIn, SigninIn, SignupIn, SignupOut, TokenOut, UserOut
 from voice_platform.services import auth as auth_service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -37,3 +37,16 @@ def current_user(user: CurrentUser) -> UserOut:
 @router.post("/signout", status_code=status.HTTP_204_NO_CONTENT, responses={401: {"description": "Not signed in"}})
 def signout(user: CurrentUser, session: SessionDep) -> None:
     auth_service.signout(session, user)
+
+
+@router.put("/user", response_model=UserOut, responses={401: {"description": "Not signed in"}})
+def update_profile(body: ProfileIn, user: CurrentUser, session: SessionDep) -> UserOut:
+    return UserOut.model_validate(auth_service.update_profile(session, user, full_name=body.full_name))
+
+
+@router.post("/password", response_model=TokenOut, responses={401: {"description": "Not signed in"}})
+def change_password(body: PasswordChangeIn, user: CurrentUser, session: SessionDep) -> TokenOut:
+    """Every other session is signed out; use the returned token from now on."""
+    signed_in = auth_service.change_password(session, user, current_password=body.current_password,
+                                             new_password=body.new_password)
+    return TokenOut(access_token=signed_in.access_token, user=UserOut.model_validate(signed_in.user))

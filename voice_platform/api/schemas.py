@@ -36,6 +36,17 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
+class ProfileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    full_name: str | None = Field(default=None, max_length=1000)
+
+
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"

@@ -26,6 +26,7 @@ NAV_ITEMS = (
     ("Phone numbers", "phone", "/phone-numbers"),
     ("Members", "users", "/members"),
     ("Settings", "settings", "/settings"),
+    ("Account", "user-round", "/account"),
 )
 
 
@@ -104,6 +105,7 @@ def user_menu() -> rx.Component:
                 padding="8px 12px",
             ),
             rx.menu.separator(),
+            rx.menu.item(rx.icon("user-round", size=14), "Account", on_select=rx.redirect("/account"), aria_label="Account"),
             rx.menu.item(rx.icon("log-out", size=14), "Sign out", on_select=AuthState.sign_out, aria_label="Sign out"),
             align="end",
         ),

@@ -140,6 +140,39 @@ def signout(session: Session, user: User) -> None:
     session.flush()
 
 
+MAX_NAME = 200
+
+
+def update_profile(session: Session, user: User, *, full_name: str | None) -> User:
+    """The user's own name (shown in the dashboard and to the organization's other members)."""
+    name = (full_name or "").strip()
+    if len(name) > MAX_NAME:
+        raise validation.ValidationFailed(f"Name must be at most {MAX_NAME} characters", field="full_name")
+    if "\x00" in name:
+        raise validation.ValidationFailed("Name contains a character that cannot be stored", field="full_name")
+    user.full_name = name or None
+    session.add(user)
+    session.flush()
+    return user
+
+
+def change_password(session: Session, user: User, *, current_password: str, new_password: str) -> SignedIn:
+    """A new password; every other session is signed out, this one gets a fresh token."""
+    if not security.verify_password(current_password or "", user.password_hash):
+        raise validation.ValidationFailed("The current password is not right", field="current_password")
+    try:
+        validate_password(new_password)
+    except validation.ValidationFailed as exc:
+        raise validation.ValidationFailed(exc.message, field="new_password") from exc
+    if security.verify_password(new_password, user.password_hash):
+        raise validation.ValidationFailed("The new password must differ from the current one", field="new_password")
+    user.password_hash = security.hash_password(new_password)
+    user.token_version += 1  # every token issued so far stops working
+    session.add(user)
+    session.flush()
+    return SignedIn(user=user, access_token=security.create_access_token(user.id, user.token_version))
+
+
 def _count_attempt(bind, key: str, max_attempts: int, window_seconds: int) -> None:
     """One more attempt for ``key`` in the current window (committed at once); refuse past the limit.
 

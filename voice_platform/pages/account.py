@@ -1,0 +1,96 @@
+"""``/account``: your name, your password, signing out on every device, and the theme."""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex.style import color_mode, set_color_mode
+
+from voice_platform.components import page_header, page_skeleton, signed_in_page, text_field
+from voice_platform.state.account import AccountState as S
+
+THEMES = (("light", "sun", "Light"), ("dark", "moon", "Dark"), ("system", "monitor", "System"))
+
+
+def _card(title: str, description: str, *content: rx.Component) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading(title, size="4"),
+            rx.text(description, size="2", color_scheme="gray"),
+            *content,
+            spacing="3", width="100%",
+        ),
+        size="3", width="100%",
+    )
+
+
+def profile() -> rx.Component:
+    return rx.form(
+        _card(
+            "Profile", "How you appear to the other members of your organizations.",
+            text_field("Name", "full_name", S.profile_errors, default_value=S.user_name, placeholder="Grace Hopper"),
+            rx.vstack(rx.text("E-mail", size="2", weight="medium"), rx.text(S.user_email, size="2", data_testid="account-email"),
+                      spacing="1"),
+            rx.hstack(rx.spacer(), rx.button("Save profile", type="submit", size="3", aria_label="Save profile"),
+                      width="100%"),
+        ),
+        on_submit=S.save_profile, key=S.form_key, width="100%",
+    )
+
+
+def password() -> rx.Component:
+    return rx.form(
+        _card(
+            "Password", "Changing it signs you out everywhere else; this browser stays signed in.",
+            text_field("Current password", "current_password", S.password_errors, type="password", required=True),
+            text_field("New password", "new_password", S.password_errors, type="password", required=True,
+                       hint="At least 8 characters."),
+            text_field("Confirm new password", "confirm_password", S.password_errors, type="password", required=True),
+            rx.cond(S.password_errors.contains(""), rx.text(S.password_errors[""], color_scheme="red", size="2")),
+            rx.hstack(rx.spacer(), rx.button("Change password", type="submit", size="3", aria_label="Change password"),
+                      width="100%"),
+        ),
+        on_submit=S.change_password, key=S.password_key, width="100%",
+    )
+
+
+def sessions() -> rx.Component:
+    return _card(
+        "Sessions", "Lost a laptop or signed in on a shared computer? Sign out on every device at once.",
+        rx.alert_dialog.root(
+            rx.alert_dialog.trigger(
+                rx.button(rx.icon("log-out", size=16), "Sign out everywhere", color_scheme="red", variant="soft",
+                          size="3", aria_label="Sign out everywhere", width="fit-content"),
+            ),
+            rx.alert_dialog.content(
+                rx.alert_dialog.title("Sign out on every device?"),
+                rx.alert_dialog.description("Every browser and API token signed in as you stops working, this one too."),
+                rx.hstack(
+                    rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                    rx.alert_dialog.action(rx.button("Sign out everywhere", color_scheme="red",
+                                                     on_click=S.sign_out_everywhere, aria_label="Confirm sign out everywhere")),
+                    justify="end", spacing="3", margin_top="16px",
+                ),
+            ),
+        ),
+    )
+
+
+def theme() -> rx.Component:
+    return _card(
+        "Theme", "Remembered by this browser.",
+        rx.hstack(
+            *[rx.button(rx.icon(icon, size=16), label, on_click=set_color_mode(mode), size="2",
+                        variant=rx.cond(color_mode == mode, "solid", "soft"), aria_label=f"{label} theme",
+                        aria_pressed=rx.cond(color_mode == mode, "true", "false"))
+              for mode, icon, label in THEMES],
+            spacing="2",
+        ),
+    )
+
+
+def page() -> rx.Component:
+    return signed_in_page(
+        page_header("Account", "Your own settings, in every organization"),
+        rx.cond(S.loading, rx.card(page_skeleton(4), width="100%"),
+                rx.vstack(profile(), password(), theme(), sessions(), spacing="5", width="100%")),
+    )

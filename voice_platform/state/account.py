@@ -1,0 +1,85 @@
+"""``/account``: the signed-in person's own settings — name, password, signing out everywhere.
+
+Thin: every change goes through the auth service (the API's ``PUT /auth/user`` and
+``POST /auth/password`` call the same functions). The theme is Reflex's color mode,
+which the browser remembers by itself.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from voice_platform.db import session_scope
+from voice_platform.errors import DomainError, NotAuthenticated
+from voice_platform.services import auth as auth_service
+from voice_platform.state.auth import SIGNIN_ROUTE, AuthState
+
+PASSWORD_FIELDS = ("current_password", "new_password", "confirm_password")
+
+
+class AccountState(AuthState):
+    profile_errors: dict[str, str] = {}
+    password_errors: dict[str, str] = {}
+    loading: bool = True
+    form_key: int = 0
+    password_key: int = 0
+
+    @rx.event
+    def load(self):
+        self.loading, self.profile_errors, self.password_errors = True, {}, {}
+        try:
+            with session_scope() as session:
+                self._load_session(session, self._current_user(session))
+        except NotAuthenticated:
+            return self._signed_out()
+        finally:
+            self.loading = False
+            self.form_key += 1
+        return None
+
+    @rx.event
+    def save_profile(self, form: dict):
+        self.profile_errors = {}
+        try:
+            with session_scope() as session:
+                user = auth_service.update_profile(session, self._current_user(session),
+                                                   full_name=str(form.get("full_name") or ""))
+                self._load_session(session, user)
+        except NotAuthenticated:
+            return self._signed_out()
+        except DomainError as exc:
+            self.profile_errors = {exc.field or "": exc.message}
+            return rx.toast.error(exc.message)
+        return rx.toast.success("Profile saved")
+
+    @rx.event
+    def change_password(self, form: dict):
+        values = {k: str(form.get(k) or "") for k in PASSWORD_FIELDS}
+        self.password_errors = {}
+        if values["new_password"] != values["confirm_password"]:
+            self.password_errors = {"confirm_password": "The two new passwords are not the same"}
+            return rx.toast.error("Please fix the highlighted field")
+        try:
+            with session_scope() as session:
+                signed_in = auth_service.change_password(
+                    session, self._current_user(session), current_password=values["current_password"],
+                    new_password=values["new_password"])
+        except NotAuthenticated:
+            return self._signed_out()
+        except DomainError as exc:
+            self.password_errors = {exc.field or "": exc.message}
+            return rx.toast.error("Please fix the highlighted field")
+        self.token = signed_in.access_token  # this browser stays signed in; every other one is out
+        self.password_key += 1  # empties the form
+        return rx.toast.success("Password changed. Every other session has been signed out.")
+
+    @rx.event
+    def sign_out_everywhere(self):
+        """Every token of this user stops working, this browser's too."""
+        try:
+            with session_scope() as session:
+                auth_service.signout(session, self._current_user(session))
+        except DomainError:
+            pass  # already signed out
+        self.org_id, self.token, self.session_ready = "", "", False
+        return [rx.redirect(SIGNIN_ROUTE), rx.toast.info("Signed out on every device")]
