@@ -80,15 +80,10 @@ def calls_table() -> rx.Component:
     )
 
 
-POLL_MS = 3000
-
-
 def page() -> rx.Component:
     return signed_in_page(
         page_header("Calls", "Calls and test chats of " + S.org_name),
-        # A hidden ticking clock: while the list is open it asks the server every few seconds
-        # whether a call started or ended, so new calls appear without a reload.
-        rx.moment(interval=POLL_MS, on_change=S.poll, display="none", data_testid="calls-poller"),
+        # No poller: the server pushes calls that start, change or end (CallsState.follow).
         filters(),
         rx.cond(
             S.loading,

@@ -174,10 +174,23 @@ def recording_url_for_token(session: Session, call_id: uuid.UUID, token: str) ->
 
 
 def calls_fingerprint(session: Session, actor: User, org_id: uuid.UUID) -> str:
-    """Changes whenever a call of the organization starts, changes or ends: open call lists
-    compare it every few seconds and reload only when it moved (one cheap aggregate query)."""
+    """Changes whenever a call of the organization starts, changes or ends (count and latest
+    update): an open list compares it with the server's call feed and reloads only when it moved."""
     require(session, actor, "call:read", org_id)
-    count, latest = session.exec(
-        select(func.count(), func.max(CallSession.updated_at)).where(CallSession.organization_id == org_id)
-    ).one()
-    return f"{count}:{aware(latest).isoformat() if latest else ''}"
+    return fingerprints(session, [org_id])[org_id]
+
+
+def fingerprints(session: Session, org_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """``calls_fingerprint`` of several organizations in one grouped query (the server's call feed).
+
+    No actor: only the dashboard's feed asks, and it only wakes the open pages of each
+    organization, which then reload through ``list_calls`` with their own permissions.
+    """
+    if not org_ids:
+        return {}
+    rows = session.exec(
+        select(CallSession.organization_id, func.count(), func.max(CallSession.updated_at))
+        .where(CallSession.organization_id.in_(org_ids)).group_by(CallSession.organization_id)
+    ).all()
+    found = {org: f"{count}:{aware(latest).isoformat() if latest else ''}" for org, count, latest in rows}
+    return {org: found.get(org, "0:") for org in org_ids}

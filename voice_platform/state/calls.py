@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import date
 
@@ -12,10 +13,12 @@ from voice_platform.db import session_scope
 from voice_platform.errors import DomainError, NotAuthenticated, NotFound
 from voice_platform.services import agents as agent_service
 from voice_platform.services import call_history
+from voice_platform.state.call_feed import feed
 from voice_platform.state.auth import AuthState
 
 PAGE_SIZE = 25
 ALL = "all"
+FOLLOW_HOURS = 4  # a list left open longer stops following (a reload starts again)
 
 
 def _when(value) -> str:
@@ -59,6 +62,7 @@ class CallsState(AuthState):
     loading: bool = True
     error: str = ""
     fingerprint: str = ""
+    follow_generation: int = 0
 
     @rx.var
     def page_label(self) -> str:
@@ -79,27 +83,33 @@ class CallsState(AuthState):
         """on_load of /calls; ``?agent=`` deep-links the agent filter."""
         self.offset, self.loading = 0, True
         self.agent_filter = self.router.url.query_parameters.get("agent", ALL) or ALL
-        return self._fetch(refresh_session=True)
+        self.follow_generation += 1  # an older follower of this client stops
+        failed = self._fetch(refresh_session=True)
+        return failed if failed is not None else CallsState.follow
 
-    @rx.event
-    def poll(self, _tick: str = ""):
-        """Every few seconds while the list is open: reload only when a call started, changed or ended."""
-        if self.loading or not self.org_id:
-            return None
-        try:
-            with session_scope() as session:
-                user = self._current_user(session)
-                org = self._org_uuid()
-                if org is None:
-                    return None
-                current = call_history.calls_fingerprint(session, user, org)
-        except NotAuthenticated:
-            return self._signed_out()
-        except DomainError:
-            return None
-        if current != self.fingerprint:
-            return self._fetch()
-        return None
+    @rx.event(background=True)
+    async def follow(self):
+        """While this list is open, reload it when a call of its organization starts, changes or ends.
+
+        The server pushes: this waits on the process's call feed (one query a second for all
+        open pages) and touches the state only on a change. A newer load of the page, another
+        route or organization, or FOLLOW_HOURS end it.
+        """
+        async with self:
+            generation, org, known = self.follow_generation, self._org_uuid(), self.fingerprint
+        if org is None:
+            return
+        ends = time.monotonic() + FOLLOW_HOURS * 3600
+        while time.monotonic() < ends:
+            changed = await feed.wait(org, known, timeout=30)
+            async with self:
+                if (self.follow_generation != generation or self.org_id != str(org)
+                        or not self.router.url.path.startswith("/calls")):
+                    return
+                if changed:
+                    self._fetch()
+                    known = self.fingerprint
+        return
 
     @rx.event
     def set_agent_filter(self, value: str):
