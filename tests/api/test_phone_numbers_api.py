@@ -8,30 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.twilio_rest import platform_on_fake
+from tests.fakes.twilio_rest import no_twilio, platform_on_fake, twilio  # noqa: F401 - fixtures
 from tests.support.api import add_member, create_agent, signup
 
 PUBLIC = "https://voice.example.com"
 BASE = "/api/v1/phone-numbers"
-
-
-@pytest.fixture()
-def twilio(monkeypatch, test_database):
-    with platform_on_fake(monkeypatch, PUBLIC_BASE_URL=PUBLIC) as fake:
-        yield fake
-
-
-@pytest.fixture()
-def no_twilio(monkeypatch, test_database):
-    from voice_platform.settings import reset_settings_cache
-
-    for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC)
-    reset_settings_cache()
-    yield
-    monkeypatch.undo()
-    reset_settings_cache()
 
 
 def test_search_buy_assign_unassign_release(client, twilio):

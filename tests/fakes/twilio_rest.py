@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from twilio.http.http_client import TwilioHttpClient
 
 API = "/2010-04-01"
@@ -280,3 +281,27 @@ def platform_on_fake(monkeypatch, **env: str) -> Iterator[FakeTwilio]:
         finally:
             monkeypatch.undo()
             reset_settings_cache()
+
+
+PUBLIC_URL = "https://voice.example.com"
+
+
+@pytest.fixture()
+def twilio(monkeypatch, test_database) -> Iterator[FakeTwilio]:
+    """Twilio configured, its REST API served by a fresh fake; the platform's public URL is ours."""
+    with platform_on_fake(monkeypatch, PUBLIC_BASE_URL=PUBLIC_URL) as fake:
+        yield fake
+
+
+@pytest.fixture()
+def no_twilio(monkeypatch, test_database):
+    """The embedded default: no Twilio credentials."""
+    from voice_platform.settings import reset_settings_cache
+
+    for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC_URL)
+    reset_settings_cache()
+    yield
+    monkeypatch.undo()
+    reset_settings_cache()

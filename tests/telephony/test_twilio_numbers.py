@@ -12,7 +12,7 @@ import uuid
 import pytest
 from sqlmodel import select
 
-from tests.fakes.twilio_rest import FakeTwilio, platform_on_fake
+from tests.fakes.twilio_rest import FakeTwilio, no_twilio, platform_on_fake, twilio  # noqa: F401 - fixtures
 from voice_platform.db import session_scope
 from voice_platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from voice_platform.models import PhoneNumber, User, VoiceAgent
@@ -24,23 +24,6 @@ from voice_platform.telephony import twilio_rest
 PUBLIC = "https://voice.example.com"
 INCOMING = PUBLIC + "/api/v1/voice/twilio/incoming"
 STATUS = PUBLIC + "/api/v1/voice/twilio/status"
-
-
-@pytest.fixture()
-def twilio(monkeypatch, test_database):
-    """Twilio configured, its REST API served by the fake; the public URL is ours."""
-    with platform_on_fake(monkeypatch, PUBLIC_BASE_URL=PUBLIC) as fake:
-        yield fake
-
-
-@pytest.fixture()
-def no_twilio(monkeypatch, test_database):
-    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
-    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
-    reset_settings_cache()
-    yield
-    monkeypatch.undo()
-    reset_settings_cache()
 
 
 def _org(prefix: str) -> tuple[User, uuid.UUID]:

@@ -75,11 +75,6 @@ class AccountState(AuthState):
 
     @rx.event
     def sign_out_everywhere(self):
-        """Every token of this user stops working, this browser's too."""
-        try:
-            with session_scope() as session:
-                auth_service.signout(session, self._current_user(session))
-        except DomainError:
-            pass  # already signed out
-        self.org_id, self.token, self.session_ready = "", "", False
+        """Every token of this user stops working, this browser's too (what signing out does)."""
+        self._revoke_everywhere()
         return [rx.redirect(SIGNIN_ROUTE), rx.toast.info("Signed out on every device")]

@@ -178,12 +178,14 @@ class AuthState(rx.State):
     @rx.event
     def sign_out(self):
         """Revokes this user's tokens through the service, then forgets them here."""
+        self._revoke_everywhere()
+        return rx.redirect(SIGNIN_ROUTE)
+
+    def _revoke_everywhere(self) -> None:
+        """Every token of this user stops working (every device, this one too); this browser forgets it."""
         try:
             with session_scope() as session:
                 auth_service.signout(session, self._current_user(session))
         except DomainError:
             pass  # already invalid: signing out locally is all that is left
-        self.org_id = ""
-        self.token = ""
-        self.session_ready = False
-        return rx.redirect(SIGNIN_ROUTE)
+        self.org_id, self.token, self.session_ready = "", "", False
