@@ -122,6 +122,7 @@ def sidebar() -> rx.Component:
                 rx.vstack(
                     rx.text("Workspace", size="1", color_scheme="gray", weight="medium", padding_x="12px"),
                     *[nav_link(*item) for item in NAV_ITEMS],
+                    rx.cond(AuthState.is_platform_admin, nav_link("Platform admin", "shield", "/admin")),
                     spacing="1",
                     width="100%",
                     margin_top="24px",
