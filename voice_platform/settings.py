@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     backend_port: int | None = None
     redis_url: str | None = None
 
+    # How long an invitation link to an organization stays valid.
+    invitation_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+
     bootstrap_admin_email: str = "admin@example.com"
     bootstrap_admin_password: str | None = None
     bootstrap_org_name: str = "Demo Organization"

@@ -36,6 +36,9 @@ MATRIX: list[tuple[str, str, dict | None, int | None]] = [
     # Authorised by a signed link rather than the bearer token: a wrong token is "not found".
     ("GET", "/api/v1/calls/{call_id}/recording?token=forged", None, None),
     # The test chat is refused before any model is asked (agent:read, the agent's organization).
+    ("POST", "/api/v1/organizations/{org_id}/invitations", {"email": "{outsider_email}"}, 403),
+    ("GET", "/api/v1/organizations/{org_id}/invitations", None, None),
+    ("DELETE", "/api/v1/organizations/{org_id}/invitations/{invitation_id}", None, 403),
     ("POST", "/api/v1/agents/{agent_id}/test-chat", {"message": "hello"}, None),
     ("POST", "/api/v1/agents/{agent_id}/test-chat/{conversation_id}/end", None, None),
     # Phone numbers: members see them; buying, importing, assigning and releasing is org:manage.
@@ -97,6 +100,7 @@ def world(client):
         "number_id": listed["id"],
         "call_id": call_id,
         "conversation_id": call_id,  # a test chat of the victim's agent
+        "invitation_id": str(uuid.uuid4()),  # refused before it is looked up
         "org_id": admin.org_id,
         "agent_id": agent["id"],
         "admin_id": admin.user_id,

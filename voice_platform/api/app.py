@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from voice_platform.api import agents, auth, calls, health, organizations, overview, phone_numbers, platform_admin, test_chat, tools, voice
+from voice_platform.api import agents, auth, calls, health, invitations, organizations, overview, phone_numbers, platform_admin, test_chat, tools, voice
 from voice_platform.api.errors import install_error_handlers
 
 API_PREFIX = "/api/v1"
@@ -14,7 +14,7 @@ API_PREFIX = "/api/v1"
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, organizations, overview, agents, test_chat, phone_numbers, tools, calls, voice, platform_admin, health):
+    for module in (auth, organizations, invitations, overview, agents, test_chat, phone_numbers, tools, calls, voice, platform_admin, health):
         router.include_router(module.router)
     return router
 

@@ -12,6 +12,7 @@ from voice_platform.models.identity import (
     SigninThrottle,
     User,
 )
+from voice_platform.models.invitations import Invitation
 from voice_platform.models.numbers import PhoneNumber
 from voice_platform.models.tools import AgentTool, OAuthState, PlatformTool
 
@@ -20,6 +21,7 @@ __all__ = [
     "BillingEvent",
     "CallSession",
     "CallTurn",
+    "Invitation",
     "Membership",
     "OAuthState",
     "Organization",

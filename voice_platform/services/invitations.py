@@ -1,0 +1,149 @@
+"""Inviting people into an organization by e-mail: a link that works once and expires.
+
+There is no mail sending yet, so ``create_invitation`` returns the link and the admin
+shares it by hand (the members page shows it with a copy button); a mailer plugs in
+where the link is made. The link carries a random token; only its SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from voice_platform.errors import Conflict, NotFound, PermissionDenied
+from voice_platform.models import Invitation, Membership, Organization, User
+from voice_platform.models.base import aware, utcnow
+from voice_platform.services import validation
+from voice_platform.services.auth import find_user_by_email
+from voice_platform.services.rbac import ASSIGNABLE_ROLES, require, role_id
+from voice_platform.settings import get_settings
+
+NOT_FOUND = "This invitation does not exist"
+VALID, EXPIRED, USED, REVOKED = "valid", "expired", "used", "revoked"
+
+
+@dataclass(frozen=True)
+class Created:
+    invitation: Invitation
+    link: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    organization_id: uuid.UUID
+    organization_name: str
+    email: str
+    role: str
+    state: str  # valid | expired | used | revoked
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def link_for(token: str) -> str:
+    return get_settings().public_base_url.rstrip("/") + "/invite/" + token
+
+
+def _state(invitation: Invitation, now: datetime) -> str:
+    if invitation.revoked_at is not None:
+        return REVOKED
+    if invitation.accepted_at is not None:
+        return USED
+    if aware(invitation.expires_at) <= now:
+        return EXPIRED
+    return VALID
+
+
+def create_invitation(session: Session, actor: User, org_id: uuid.UUID, *, email: str, role: str) -> Created:
+    require(session, actor, "member:manage", org_id)
+    validation.choice(role, "role", ASSIGNABLE_ROLES)
+    address = validation.email(email)
+    existing = find_user_by_email(session, address)
+    if existing is not None and session.exec(select(Membership.id).where(
+            Membership.organization_id == org_id, Membership.user_id == existing.id)).first() is not None:
+        raise Conflict("This person is already a member", field="email")
+    now = utcnow()
+    session.execute(  # a newer invitation replaces a pending one for the same address
+        update(Invitation).where(Invitation.organization_id == org_id, Invitation.email == address,
+                                 Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
+        .values(revoked_at=now, updated_at=now)
+    )
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(organization_id=org_id, email=address, role=role, token_hash=_hash(token),
+                            invited_by_id=actor.id,
+                            expires_at=now + timedelta(hours=get_settings().invitation_ttl_hours))
+    session.add(invitation)
+    session.flush()
+    # A mailer, once configured, sends link_for(token) to ``address`` here.
+    return Created(invitation, link_for(token))
+
+
+def pending_invitations(session: Session, actor: User, org_id: uuid.UUID) -> list[Invitation]:
+    require(session, actor, "org:read", org_id)
+    now = utcnow()
+    return list(session.exec(
+        select(Invitation).where(Invitation.organization_id == org_id, Invitation.accepted_at.is_(None),
+                                 Invitation.revoked_at.is_(None), Invitation.expires_at > now)
+        .order_by(Invitation.created_at.desc())
+    ).all())
+
+
+def revoke_invitation(session: Session, actor: User, org_id: uuid.UUID, invitation_id: uuid.UUID) -> None:
+    require(session, actor, "member:manage", org_id)
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None or invitation.organization_id != org_id:
+        raise NotFound("Invitation not found")
+    if invitation.revoked_at is None and invitation.accepted_at is None:
+        invitation.revoked_at = utcnow()
+        session.add(invitation)
+        session.flush()
+
+
+def preview(session: Session, token: str) -> Preview:
+    """What the invitation page shows before anyone signs in (no secrets: org name, address, role)."""
+    invitation = session.exec(select(Invitation).where(Invitation.token_hash == _hash(token or ""))).first()
+    if invitation is None:
+        raise NotFound(NOT_FOUND)
+    org = session.get(Organization, invitation.organization_id)
+    return Preview(invitation.organization_id, org.name if org else "", invitation.email, invitation.role,
+                   _state(invitation, utcnow()))
+
+
+def accept(session: Session, user: User, token: str) -> uuid.UUID:
+    """Join the organization (the organization's id). Works once, before it expires, for its address."""
+    found = preview(session, token)
+    if found.state != VALID:
+        raise Conflict({EXPIRED: "This invitation has expired; ask for a new one",
+                        USED: "This invitation has already been used",
+                        REVOKED: "This invitation was withdrawn"}[found.state])
+    if user.email.lower() != found.email.lower():
+        raise PermissionDenied(f"This invitation was sent to {found.email}; sign in with that address")
+    now = utcnow()
+    taken = session.execute(
+        update(Invitation)
+        .where(Invitation.token_hash == _hash(token), Invitation.accepted_at.is_(None),
+               Invitation.revoked_at.is_(None), Invitation.expires_at > now)
+        .values(accepted_at=now, accepted_by_id=user.id, updated_at=now)
+        .returning(Invitation.id)
+    ).first()
+    if taken is None:  # someone clicked it a moment earlier
+        raise Conflict("This invitation has already been used")
+    already = session.exec(select(Membership.id).where(Membership.organization_id == found.organization_id,
+                                                       Membership.user_id == user.id)).first()
+    if already is None:
+        try:
+            with session.begin_nested():
+                session.add(Membership(user_id=user.id, organization_id=found.organization_id,
+                                       role_id=role_id(session, found.role)))
+                session.flush()
+        except IntegrityError:
+            pass  # added concurrently: a member either way
+    return found.organization_id
