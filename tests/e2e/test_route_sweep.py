@@ -23,6 +23,7 @@ from tests.e2e.conftest import ROOT, route, sign_in, wait_hydrated
 pytestmark = pytest.mark.e2e
 
 SETTLE_MS = 5_000
+INVITE = "/invite/"
 _DYNAMIC = re.compile(r"\[([a-z_]+)\]")
 
 
@@ -85,7 +86,7 @@ def _account_with_agent() -> tuple[str, dict[str, str]]:
     """A signed-up account with one agent and one recorded call: a real id for every dynamic route."""
     from tests.e2e.test_calls_page import record_call
     from voice_platform.db import session_scope
-    from voice_platform.services import agents, auth
+    from voice_platform.services import agents, auth, invitations
 
     email = f"sweep-{uuid.uuid4().hex[:10]}@example.com"
     number = "+1415" + str(uuid.uuid4().int)[:7]
@@ -93,7 +94,10 @@ def _account_with_agent() -> tuple[str, dict[str, str]]:
         signed, org = auth.signup(session, email=email, password="correct horse battery", organization_name="Sweep Co")
         agent = agents.create_agent(session, signed.user, org.id, {"name": "Sweep agent", "phone_number": number})
         agent_id = agent.id
-    return email, {"agent_id": str(agent_id), "call_id": str(record_call(number))}
+        invited = invitations.create_invitation(session, signed.user, org.id, email="sweep-guest@example.com",
+                                                role="member")
+    token = invited.link.rsplit("/invite/", 1)[1]
+    return email, {"agent_id": str(agent_id), "call_id": str(record_call(number)), "invite_token": token}
 
 
 class _AnyId(dict):
@@ -112,7 +116,9 @@ def test_every_route_signed_out(page):
     problems = _watch(page)
     for url in _urls(_registered_routes(), _AnyId()):
         _visit(page, url, problems)
-        if not url.startswith(("/signin", "/signup")):
+        if url.startswith(INVITE):  # open to visitors: the invitation (here an unknown one) says what it is
+            expect(page.get_by_text("not valid")).to_be_visible()
+        elif not url.startswith(("/signin", "/signup")):
             page.wait_for_url(re.compile(r".*/signin(/)?(\?.*)?$"))
             expect(page.get_by_role("button", name="Sign in")).to_be_visible()
 
@@ -125,6 +131,8 @@ def test_every_route_signed_in(page):
         _visit(page, url, problems)
         if url in ("/", "/signin", "/signup"):
             page.wait_for_url(route("/overview"))  # a signed-in person lands on the overview
+        elif url.startswith(INVITE):  # a card of its own, outside the dashboard shell
+            expect(page.get_by_role("heading", name="Invitation")).to_be_visible()
         else:
             wait_hydrated(page)
             expect(page.get_by_role("navigation", name="Main navigation")).to_be_visible()

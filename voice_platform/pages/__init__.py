@@ -48,5 +48,8 @@ def register_pages(app: rx.App) -> None:
     from voice_platform.pages import admin
     from voice_platform.state.admin import AdminState
     app.add_page(admin.page, route="/admin", title=f"Platform admin · {TITLE}", on_load=AdminState.load)
+    from voice_platform.pages import invite
+    from voice_platform.state.invite import InviteState
+    app.add_page(invite.page, route="/invite/[invite_token]", title=f"Invitation · {TITLE}", on_load=InviteState.load)
     # Reflex 0.10: the 404 page is an ordinary add_page on the "404" route.
     app.add_page(index.not_found_page, route="404", title=f"Not found · {TITLE}", on_load=AuthState.guard)

@@ -70,7 +70,64 @@ def add_form() -> rx.Component:
             ),
             on_submit=S.add, key=S.form_key, width="100%",
         ),
-        rx.text("They need an account first (they can sign up at /signup).", size="1", color_scheme="gray"),
+        rx.text("For someone who already has an account; otherwise invite them by e-mail below.", size="1",
+                color_scheme="gray"),
+        width="100%",
+    )
+
+
+def invite_form() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Invite by e-mail", size="3"),
+            rx.form(
+                rx.hstack(
+                    rx.box(text_field("Address to invite", "invite_email", S.invite_errors, placeholder="new.colleague@company.com",
+                                      type="email", required=True), flex="1"),
+                    form_field("Invite role", "invite_role", rx.select.root(
+                        rx.select.trigger(aria_label="Invitation role"),
+                        rx.select.content(*[rx.select.item(ROLE_LABELS[r], value=r) for r in ASSIGNABLE_ROLES]),
+                        value=S.invite_role, on_change=S.set_invite_role, size="3"), S.invite_errors),
+                    rx.button("Create invitation link", type="submit", size="3", aria_label="Create invitation link"),
+                    align="end", spacing="3", width="100%",
+                ),
+                on_submit=S.invite, key=S.invite_key, width="100%",
+            ),
+            rx.cond(
+                S.invite_link != "",
+                rx.callout(
+                    rx.vstack(
+                        rx.text("E-mail sending is not set up, so send this link yourself. It works once and expires."),
+                        rx.hstack(
+                            rx.input(value=S.invite_link, read_only=True, width="100%", aria_label="Invitation link",
+                                     data_testid="invite-link"),
+                            rx.button(rx.icon("copy", size=14), "Copy", variant="soft", type="button",
+                                      on_click=[rx.set_clipboard(S.invite_link), rx.toast.success("Link copied")],
+                                      aria_label="Copy invitation link"),
+                            width="100%",
+                        ),
+                        spacing="2", width="100%",
+                    ),
+                    icon="link", width="100%",
+                ),
+            ),
+            rx.cond(
+                S.invites.length() > 0,
+                rx.vstack(
+                    rx.text("Pending invitations", size="2", weight="medium"),
+                    rx.foreach(S.invites, lambda i: rx.hstack(
+                        rx.text(i["email"], size="2"), rx.badge(i["role"], variant="soft"),
+                        rx.text("expires " + i["expires"], size="1", color_scheme="gray"),
+                        rx.spacer(),
+                        rx.button("Revoke", size="1", variant="soft", color_scheme="red",
+                                  on_click=S.revoke_invite(i["id"]), aria_label="Revoke invitation for " + i["email"]),
+                        width="100%", align="center", data_testid="pending-invite",
+                    )),
+                    spacing="2", width="100%",
+                ),
+            ),
+            spacing="3", width="100%",
+        ),
         width="100%",
     )
 
@@ -84,6 +141,7 @@ def page() -> rx.Component:
             rx.vstack(
                 rx.cond(S.errors.contains(""), error_callout(S.errors[""])),
                 rx.cond(S.can_manage_members, add_form()),
+                rx.cond(S.can_manage_members, invite_form()),
                 rx.card(rx.table.root(
                     rx.table.header(rx.table.row(rx.table.column_header_cell("Member"),
                                                  rx.table.column_header_cell("Role"), rx.table.column_header_cell(""))),

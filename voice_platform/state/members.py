@@ -8,6 +8,8 @@ import reflex as rx
 
 from voice_platform.db import session_scope
 from voice_platform.errors import DomainError, NotAuthenticated
+from voice_platform.models.base import aware
+from voice_platform.services import invitations as invitation_service
 from voice_platform.services import organizations as org_service
 from voice_platform.services.rbac import ASSIGNABLE_ROLES
 from voice_platform.state.auth import AuthState
@@ -19,6 +21,11 @@ class MembersState(AuthState):
     new_role: str = "member"
     loading: bool = True
     form_key: int = 0
+    invites: list[dict[str, str]] = []
+    invite_role: str = "member"
+    invite_link: str = ""
+    invite_errors: dict[str, str] = {}
+    invite_key: int = 0
 
     @rx.var
     def can_manage_members(self) -> bool:
@@ -29,6 +36,10 @@ class MembersState(AuthState):
             {"user_id": str(m.user_id), "email": m.email, "name": m.full_name or "", "role": m.role,
              "is_me": "yes" if m.user_id == user.id else ""}
             for m in org_service.list_members(session, user, self._require_org())
+        ]
+        self.invites = [
+            {"id": str(i.id), "email": i.email, "role": i.role, "expires": aware(i.expires_at).strftime("%Y-%m-%d %H:%M UTC")}
+            for i in invitation_service.pending_invitations(session, user, self._require_org())
         ]
 
     @rx.event
@@ -67,6 +78,35 @@ class MembersState(AuthState):
             return rx.toast.error(exc.message)
         self.form_key += 1
         return rx.toast.success(f"{added.email} added")
+
+    @rx.event
+    def set_invite_role(self, value: str):
+        self.invite_role = value
+
+    @rx.event
+    def invite(self, form: dict):
+        """A link for someone who may not have an account yet (no mail is sent: the admin shares it)."""
+        self.invite_errors, self.invite_link = {}, ""
+        try:
+            with session_scope() as session:
+                user = self._current_user(session)
+                made = invitation_service.create_invitation(session, user, self._require_org(),
+                                                            email=str(form.get("invite_email") or ""), role=self.invite_role)
+                self._refresh(session, user)
+        except NotAuthenticated:
+            return self._signed_out()
+        except DomainError as exc:
+            # the form's own field names (the add-member form above already uses "email" and "role")
+            self.invite_errors = {{"email": "invite_email", "role": "invite_role"}.get(exc.field or "", exc.field or ""): exc.message}
+            return rx.toast.error(exc.message)
+        self.invite_link, self.invite_key = made.link, self.invite_key + 1
+        return rx.toast.success(f"Invitation for {made.invitation.email} created: copy the link and send it")
+
+    @rx.event
+    def revoke_invite(self, invitation_id: str):
+        return self._act(lambda s, u: invitation_service.revoke_invitation(s, u, self._require_org(),
+                                                                           uuid.UUID(invitation_id)),
+                         "Invitation withdrawn")
 
     @rx.event
     def change_role(self, user_id: str, role: str):

@@ -79,5 +79,8 @@ class SessionFormState(AuthState):
                 field = "organization_name"
             self.errors = {field: exc.message}
             return None
-        # a new account has no agents yet: it starts where it creates the first one
-        return [rx.redirect(AGENTS_ROUTE), rx.toast.success("Welcome! Your organization is ready.")]
+        # a new account has no agents yet: it starts where it creates the first one, unless it came
+        # from somewhere (an invitation link) that it goes back to
+        wanted = self.router.url.query_parameters.get("next")
+        target = self._next_path() if wanted else AGENTS_ROUTE
+        return [rx.redirect(target), rx.toast.success("Welcome! Your organization is ready.")]
