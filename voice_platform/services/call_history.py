@@ -105,19 +105,21 @@ def list_calls(
     if date_to is not None:
         where.append(CallSession.started_at < _day_start(date_to) + timedelta(days=1))
     total = session.exec(select(func.count()).select_from(CallSession).where(*where)).one()
-    counts = (
-        select(ToolInvocation.call_session_id, func.count().label("n"))
-        .group_by(ToolInvocation.call_session_id).subquery()
-    )
     rows = session.exec(
-        select(CallSession, VoiceAgent.name, func.coalesce(counts.c.n, 0))
+        select(CallSession, VoiceAgent.name)
         .join(VoiceAgent, VoiceAgent.id == CallSession.agent_id)
-        .outerjoin(counts, counts.c.call_session_id == CallSession.id)
         .where(*where)
         .order_by(CallSession.started_at.desc(), CallSession.id)
         .offset(offset).limit(limit)
     ).all()
-    return CallPage(items=[_summary(c, name, n) for c, name, n in rows], total=total, offset=offset, limit=limit)
+    # tool calls counted for this page's calls only (an index lookup each), not for the whole table
+    ids = [c.id for c, _name in rows]
+    counts = dict(session.exec(
+        select(ToolInvocation.call_session_id, func.count()).where(ToolInvocation.call_session_id.in_(ids))
+        .group_by(ToolInvocation.call_session_id)
+    ).all()) if ids else {}
+    return CallPage(items=[_summary(c, name, counts.get(c.id, 0)) for c, name in rows], total=total, offset=offset,
+                    limit=limit)
 
 
 def get_call_detail(session: Session, actor: User, call_id: uuid.UUID) -> CallDetail:
