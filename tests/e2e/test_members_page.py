@@ -48,3 +48,24 @@ def test_admin_manages_members(page):
 
     page.get_by_role("button", name="Leave organization").click()  # the last admin may not
     expect(page.get_by_text("at least one org admin")).to_be_visible()
+
+
+def test_a_member_sees_the_list_without_admin_controls(page):
+    from voice_platform.db import session_scope
+    from voice_platform.services import auth, organizations
+
+    admin = _signup("members-owner", "Owner Co")
+    member = _signup("members-plain", "Plain own org")
+    with session_scope() as session:
+        owner = auth.find_user_by_email(session, admin)
+        org_id = organizations.list_organizations(session, owner)[0].organization.id
+        organizations.add_member(session, owner, org_id, email=member, role="member")
+    sign_in(page, member)
+    page.get_by_role("combobox", name="Organization").click()
+    page.get_by_role("option", name="Owner Co").click()
+    page.goto("/members")
+    wait_hydrated(page)
+    expect(page.get_by_text(admin)).to_be_visible()
+    for control in ("Add member", "Create invitation link"):
+        expect(page.get_by_role("button", name=control)).to_have_count(0)
+    expect(page.get_by_role("button", name="Leave")).to_be_visible()  # what a member may do
