@@ -55,16 +55,21 @@ def member_row(member: rx.Var) -> rx.Component:
     )
 
 
+def role_field(label: str, name: str, aria_label: str, value, on_change, errors) -> rx.Component:
+    """The role picker of the add and invite forms."""
+    return form_field(label, name, rx.select.root(
+        rx.select.trigger(aria_label=aria_label),
+        rx.select.content(*[rx.select.item(ROLE_LABELS[r], value=r) for r in ASSIGNABLE_ROLES]),
+        value=value, on_change=on_change, size="3"), errors)
+
+
 def add_form() -> rx.Component:
     return rx.card(
         rx.form(
             rx.hstack(
                 rx.box(text_field("E-mail", "email", S.errors, placeholder="colleague@company.com", type="email",
                                   required=True), flex="1"),
-                form_field("Role", "new_role", rx.select.root(
-                    rx.select.trigger(aria_label="New member role"),
-                    rx.select.content(*[rx.select.item(ROLE_LABELS[r], value=r) for r in ASSIGNABLE_ROLES]),
-                    value=S.new_role, on_change=S.set_new_role, size="3"), S.errors),
+                role_field("Role", "new_role", "New member role", S.new_role, S.set_new_role, S.errors),
                 rx.button("Add member", type="submit", size="3", aria_label="Add member"),
                 align="end", spacing="3", width="100%",
             ),
@@ -84,10 +89,8 @@ def invite_form() -> rx.Component:
                 rx.hstack(
                     rx.box(text_field("Address to invite", "invite_email", S.invite_errors, placeholder="new.colleague@company.com",
                                       type="email", required=True), flex="1"),
-                    form_field("Invite role", "invite_role", rx.select.root(
-                        rx.select.trigger(aria_label="Invitation role"),
-                        rx.select.content(*[rx.select.item(ROLE_LABELS[r], value=r) for r in ASSIGNABLE_ROLES]),
-                        value=S.invite_role, on_change=S.set_invite_role, size="3"), S.invite_errors),
+                    role_field("Invite role", "invite_role", "Invitation role", S.invite_role, S.set_invite_role,
+                               S.invite_errors),
                     rx.button("Create invitation link", type="submit", size="3", aria_label="Create invitation link"),
                     align="end", spacing="3", width="100%",
                 ),
