@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from voice_platform.errors import Conflict, NotFound, PermissionDenied
 from voice_platform.models import Invitation, Membership, Organization, User
 from voice_platform.models.base import aware, utcnow
 from voice_platform.services import validation
+from voice_platform.services.validation import insert_for
 from voice_platform.services.auth import find_user_by_email
 from voice_platform.services.rbac import ASSIGNABLE_ROLES, require, role_id
 from voice_platform.settings import get_settings
@@ -136,14 +136,9 @@ def accept(session: Session, user: User, token: str) -> uuid.UUID:
     ).first()
     if taken is None:  # someone clicked it a moment earlier
         raise Conflict("This invitation has already been used")
-    already = session.exec(select(Membership.id).where(Membership.organization_id == found.organization_id,
-                                                       Membership.user_id == user.id)).first()
-    if already is None:
-        try:
-            with session.begin_nested():
-                session.add(Membership(user_id=user.id, organization_id=found.organization_id,
-                                       role_id=role_id(session, found.role)))
-                session.flush()
-        except IntegrityError:
-            pass  # added concurrently: a member either way
+    # already a member, or added concurrently: a member either way (one statement, no savepoint)
+    session.execute(insert_for(session)(Membership.__table__).values(
+        id=uuid.uuid4(), user_id=user.id, organization_id=found.organization_id, role_id=role_id(session, found.role),
+        created_at=now, updated_at=now,
+    ).on_conflict_do_nothing(index_elements=["user_id", "organization_id"]))
     return found.organization_id

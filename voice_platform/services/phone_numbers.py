@@ -33,9 +33,11 @@ from sqlmodel import Session, select
 
 from voice_platform.errors import Conflict, NotFound, ValidationFailed
 from voice_platform.models import PhoneNumber, User, VoiceAgent
+from voice_platform.models.base import utcnow
 from voice_platform.models.numbers import MANUAL, TWILIO
 from voice_platform.services import validation
 from voice_platform.services.rbac import require
+from voice_platform.services.validation import insert_for
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +128,18 @@ def ensure_registered(session: Session, org_id: uuid.UUID, e164: str) -> PhoneNu
         if found.organization_id != org_id:
             raise Conflict(TAKEN, field="phone_number")
         return found
-    number = PhoneNumber(organization_id=org_id, e164=e164, source=MANUAL)
-    try:
-        with session.begin_nested():
-            session.add(number)
-            session.flush()
-    except IntegrityError as exc:  # registered concurrently, maybe by another organization
-        raise Conflict(TAKEN, field="phone_number") from exc
-    _sync_trunk_after_commit(session)
+    # One statement that cannot fail on a concurrent registration (no SAVEPOINT: on SQLite a
+    # savepoint taken before the transaction's first write commits on release, surviving a rollback).
+    table = PhoneNumber.__table__
+    insert = insert_for(session)(table).values(
+        id=uuid.uuid4(), organization_id=org_id, e164=e164, source=MANUAL, created_at=utcnow(), updated_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["e164"]).returning(table.c.id)
+    created = session.execute(insert).scalar_one_or_none()
+    number = session.exec(select(PhoneNumber).where(PhoneNumber.e164 == e164)).one()
+    if number.organization_id != org_id:  # registered concurrently by another organization
+        raise Conflict(TAKEN, field="phone_number")
+    if created is not None:
+        _sync_trunk_after_commit(session)
     return number
 
 

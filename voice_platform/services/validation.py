@@ -83,3 +83,11 @@ def time_zone(value: object, field: str = "timezone") -> str:
     if not isinstance(value, str) or value.strip() not in time_zones():
         raise ValidationFailed("Time zone must be an IANA name such as America/New_York or Europe/Berlin", field=field)
     return value.strip()
+
+
+def insert_for(session):
+    """The dialect's INSERT (PostgreSQL's or SQLite's), for ON CONFLICT clauses; both run here."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    bind = session.get_bind() if hasattr(session, "get_bind") else session
+    return (postgresql if bind.dialect.name == "postgresql" else sqlite).insert
