@@ -68,6 +68,6 @@ def test_a_member_sees_the_settings_read_only_and_a_forced_save_is_refused(page)
         return true;
     }""")
     assert forced
-    expect(page.get_by_text("does not allow")).to_be_visible()
+    expect(page.get_by_role("alert").filter(has_text="does not allow")).to_be_visible()  # the page says why
     with session_scope() as session:
         assert session.get(Organization, org_id).name == "Locked Dental"
