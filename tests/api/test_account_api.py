@@ -28,6 +28,8 @@ def test_changing_the_password_signs_out_every_other_session(client):
                        headers=me.headers)
     assert same.status_code == 422 and "differ" in same.json()["detail"][0]["msg"]
 
+    anonymous = client.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": "a new secret 1"})
+    assert anonymous.status_code == 401
     done = client.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": "a new secret 1"},
                        headers=me.headers)
     assert done.status_code == 200

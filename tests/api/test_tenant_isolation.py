@@ -35,10 +35,11 @@ MATRIX: list[tuple[str, str, dict | None, int | None]] = [
     ("GET", "/api/v1/calls/{call_id}", None, None),
     # Authorised by a signed link rather than the bearer token: a wrong token is "not found".
     ("GET", "/api/v1/calls/{call_id}/recording?token=forged", None, None),
-    # The test chat is refused before any model is asked (agent:read, the agent's organization).
+    # Invitations: members see the pending ones; creating and revoking is member:manage.
     ("POST", "/api/v1/organizations/{org_id}/invitations", {"email": "{outsider_email}"}, 403),
     ("GET", "/api/v1/organizations/{org_id}/invitations", None, None),
     ("DELETE", "/api/v1/organizations/{org_id}/invitations/{invitation_id}", None, 403),
+    # The test chat is refused before any model is asked (agent:read, the agent's organization).
     ("POST", "/api/v1/agents/{agent_id}/test-chat", {"message": "hello"}, None),
     ("POST", "/api/v1/agents/{agent_id}/test-chat/{conversation_id}/end", None, None),
     # Phone numbers: members see them; buying, importing, assigning and releasing is org:manage.
