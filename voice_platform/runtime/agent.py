@@ -21,7 +21,7 @@ from voice_platform.db import session_scope
 from voice_platform.models import CallSession, Organization, VoiceAgent
 from voice_platform.runtime.assembly import AssembledTools, Userdata, assemble_agent_tools
 from voice_platform.runtime.instructions import AgentBrief, build_instructions, greeting_request
-from voice_platform.runtime.model import ModelChoice, ModelNotConfigured, realtime_model
+from voice_platform.runtime.model import ModelChoice, realtime_model, require_api_key
 from voice_platform.runtime.recorder import ConversationRecorder
 from voice_platform.runtime.tool_calls import Owner, guard
 from voice_platform.settings import get_settings
@@ -88,8 +88,7 @@ def build_conversation(
 ) -> CallConversation:
     """Everything a conversation needs, read once from the database (runs off the event loop)."""
     registry = registry or tool_registry.default_registry  # looked up per call: tests swap in their own
-    if not get_settings().google_api_key:
-        raise ModelNotConfigured("GOOGLE_API_KEY is not set: the agent has no model to talk with")
+    require_api_key()  # before any database work: a call without a model fails at once, saying why
     call, agent, org = _load(session_id)
     brief = AgentBrief(
         agent_name=agent.name, organization_name=org.name, system_prompt=agent.system_prompt,

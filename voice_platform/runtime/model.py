@@ -37,10 +37,15 @@ class ModelChoice:
     language: str
 
 
+def require_api_key() -> None:
+    """Refuse early, with the setting's name, when there is no Gemini key."""
+    if not get_settings().google_api_key:
+        raise ModelNotConfigured("GOOGLE_API_KEY is not set: the agent has no model to talk with")
+
+
 def realtime_model(choice: ModelChoice) -> RealtimeModel:
     settings = get_settings()
-    if not settings.google_api_key:
-        raise ModelNotConfigured("GOOGLE_API_KEY is not set: the agent has no model to talk with")
+    require_api_key()
     optional = {"language": choice.language} if choice.language else {}
     return RealtimeModel(
         model=choice.model or settings.gemini_model,
