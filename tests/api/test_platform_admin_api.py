@@ -51,8 +51,26 @@ def test_tool_catalogue_lists_every_tool_with_its_functions_and_use(client, plat
     assert r.status_code == 200, r.text
     tools = {t["name"]: t for t in r.json()}
     assert tools["Call_control"]["functions"] == ["end_call", "transfer_call"]
-    assert tools["Call_control"]["agents"] == 1 and tools["Call_control"]["is_active"] is True
-    assert tools["Google_calendar"]["agents"] == 0 and tools["Google_calendar"]["last_synced"]
+    assert tools["Call_control"]["agents"] == 1 and tools["Call_control"]["agents_enabled"] == 1
+    assert tools["Call_control"]["is_active"] is True
+    assert tools["Google_calendar"]["agents"] == 0 and tools["Google_calendar"]["last_changed"]
+
+
+def test_organizations_are_paginated(client, platform_admin):
+    for name in ("Page A", "Page B", "Page C"):
+        signup(client, name.lower().replace(" ", "-"), org=name)
+    first = client.get("/api/v1/admin/organizations", params={"q": "page ", "limit": 2}, headers=platform_admin.headers).json()
+    second = client.get("/api/v1/admin/organizations", params={"q": "page ", "limit": 2, "offset": 2},
+                        headers=platform_admin.headers).json()
+    assert first["total"] == second["total"] == 3
+    assert [o["name"] for o in first["items"] + second["items"]] == ["Page A", "Page B", "Page C"]
+    assert client.get("/api/v1/admin/organizations", params={"limit": 0}, headers=platform_admin.headers).status_code == 422
+
+
+def test_there_is_no_switch_for_catalogue_tools(client, platform_admin):
+    """The sync would switch a tool still in the code back on, so the catalogue is read-only."""
+    assert client.put(f"/api/v1/admin/tools/{uuid.uuid4()}", json={"is_active": False},
+                      headers=platform_admin.headers).status_code in (404, 405)
 
 
 def test_everyone_else_is_refused(client):

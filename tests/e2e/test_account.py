@@ -58,6 +58,7 @@ def test_name_password_and_the_other_session(page, browser, live_app):
     expect(page.get_by_test_id("account-email")).to_have_text(email)
     other.reload()  # the session from before the change is out
     other.wait_for_url(route("/signin?next=/overview"))
+    sign_in(other, email, NEW_PASSWORD)  # the new password works in any browser
     other.context.close()
 
 
@@ -67,9 +68,11 @@ def test_theme_is_remembered_and_sign_out_everywhere(page):
     html = page.locator("html")
     page.get_by_role("button", name="Dark theme").click()
     expect(html).to_have_class(DARK)
+    expect(html).to_have_css("color-scheme", "dark")  # what the browser paints with, not only a class
     page.reload()
     wait_hydrated(page)
     expect(html).to_have_class(DARK)
+    expect(page.get_by_role("button", name="Dark theme")).to_have_attribute("aria-pressed", "true")
     page.get_by_role("button", name="Light theme").click()
     expect(html).not_to_have_class(DARK)
 

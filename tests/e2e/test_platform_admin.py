@@ -34,7 +34,9 @@ def test_a_platform_admin_sees_the_catalogue_and_opens_any_organization(page):
     sign_in(page, email)
     page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Platform admin").click()
     page.wait_for_url(route("/admin"))
-    expect(page.get_by_test_id("catalogue-row").filter(has_text="Call_control")).to_contain_text("end_call")
+    call_control = page.get_by_test_id("catalogue-row").filter(has_text="Call_control")
+    expect(call_control.get_by_test_id("tool-functions").locator("code")).to_have_text(["end_call", "transfer_call"])
+    expect(call_control.get_by_role("cell").nth(1)).to_have_text("active")
     page.get_by_label("Search organizations").fill(other_org)
     page.get_by_role("button", name="Search").click()
     row = page.get_by_test_id("org-row")
@@ -44,6 +46,7 @@ def test_a_platform_admin_sees_the_catalogue_and_opens_any_organization(page):
     expect(row.get_by_role("cell").nth(2)).to_have_text("1")  # agents
     row.get_by_role("button", name=f"Open {other_org}").click()
     page.wait_for_url(route("/overview"))
+    expect(page.get_by_text(f"Switched to {other_org}")).to_be_visible()
     wait_hydrated(page)
     expect(page.get_by_role("combobox", name="Organization")).to_contain_text(other_org)
 
@@ -54,5 +57,5 @@ def test_anyone_else_sees_no_link_and_is_refused(page):
     expect(nav.get_by_role("link", name="Agents")).to_be_visible()
     expect(nav.get_by_role("link", name="Platform admin")).to_have_count(0)
     page.goto("/admin")
-    expect(page.get_by_test_id("admin-refused")).to_be_visible()
+    expect(page.get_by_test_id("admin-refused")).to_have_text("Only platform administrators can see this page.")
     expect(page.get_by_test_id("catalogue-row")).to_have_count(0)

@@ -1,4 +1,8 @@
-"""/api/v1/admin: the platform admin's views across organizations (403 for everyone else)."""
+"""/api/v1/admin: the platform admin's views across organizations (403 for everyone else).
+
+Read-only: no PUT /tools/{id}, because the registry sync would switch a deactivated tool that is
+still in the code back on at the next start-up (see services.platform_admin).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from voice_platform.api.deps import CurrentUser, SessionDep
 from voice_platform.api.schemas import PageOut
@@ -23,8 +27,10 @@ class CatalogueToolOut(BaseModel):
     description: str
     is_active: bool
     functions: list[str]
-    agents: int
-    last_synced: datetime | None
+    agents: int = Field(description="Agents with the tool attached")
+    agents_enabled: int = Field(description="Of those, agents with the tool switched on")
+    last_changed: datetime | None = Field(
+        description="When a registry sync last changed the tool (it writes only differences), not when it last ran")
 
 
 class OrganizationStatsOut(BaseModel):

@@ -15,9 +15,15 @@ def _tool_row(tool: dict) -> rx.Component:
                                 spacing="1")),
         rx.table.cell(rx.badge(rx.cond(tool["active"] != "", "active", "inactive"),
                                color_scheme=rx.cond(tool["active"] != "", "green", "gray"), variant="soft")),
-        rx.table.cell(rx.code(tool["functions"], size="1", white_space="pre-wrap")),
-        rx.table.cell(tool["agents"]),
-        rx.table.cell(rx.text(tool["synced"], size="1")),
+        rx.table.cell(rx.cond(
+            tool["functions"] != "",
+            rx.flex(rx.foreach(tool["functions"].split(","), lambda name: rx.code(name, size="1")),
+                    wrap="wrap", gap="4px", data_testid="tool-functions"),
+            rx.text("none", size="1", color_scheme="gray"),
+        )),
+        rx.table.cell(rx.vstack(rx.text(tool["agents"]), rx.text(tool["enabled"] + " switched on", size="1",
+                                                                   color_scheme="gray"), spacing="0")),
+        rx.table.cell(rx.text(tool["changed"], size="1")),
         data_testid="catalogue-row",
     )
 
@@ -26,14 +32,21 @@ def catalogue() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Tool catalogue", size="4"),
-            rx.text("Tools this deployment's code provides, synced at start-up. A tool that is no longer in the code "
-                    "stays here as inactive.", size="2", color_scheme="gray"),
-            rx.box(rx.table.root(
-                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                               ("Tool", "State", "Functions", "Agents using it", "Last synced")])),
-                rx.table.body(rx.foreach(S.tools, _tool_row)),
-                variant="ghost", size="2", min_width="720px", aria_label="Tool catalogue",
-            ), overflow_x="auto", width="100%"),
+            rx.text("Tools this deployment's code provides, synced at start-up; read-only, since the code is its "
+                    "source. A tool that is no longer in the code stays here as inactive. \"Last changed\" is when a "
+                    "sync last changed the tool (a sync that finds nothing new writes nothing).",
+                    size="2", color_scheme="gray"),
+            rx.cond(
+                S.tools.length() > 0,
+                rx.box(rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
+                                                   ("Tool", "State", "Functions", "Agents using it", "Last changed")])),
+                    rx.table.body(rx.foreach(S.tools, _tool_row)),
+                    variant="ghost", size="2", min_width="720px", aria_label="Tool catalogue",
+                ), overflow_x="auto", width="100%"),
+                empty_state("wrench", "No tools yet", "The catalogue fills when the dashboard starts and syncs the "
+                            "tools found in the code."),
+            ),
             spacing="3", width="100%",
         ),
         size="2", width="100%",

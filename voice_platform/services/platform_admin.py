@@ -1,9 +1,17 @@
 """What platform administrators see across every organization: the tool catalogue and the organizations.
 
-Read-only on purpose: the catalogue is the code's (the registry sync writes it at start-up,
-and a tool switched off by hand would be switched back on by the next sync), and an
-organization is opened through the organization switcher, which lists every organization
-for a platform admin. Everyone else is refused (403).
+Only platform admins (``User.is_platform_admin``, permission ``platform:tools``) are answered;
+everyone else gets PermissionDenied, which the API maps to 403. We chose 403, not the tenant
+rule's 404: these views belong to no organization, so there is nothing a refusal could reveal.
+
+Read-only on purpose. The catalogue's source is the code: ``ToolRegistry.desired_row`` puts
+``is_active=True`` into every tool that is still in the code, so ``sync_with_db`` at the next
+start-up would quietly switch a tool that an admin had turned off back on. So there is no
+``set_tool_active`` here. Switching a tool off for everyone needs the sync to keep an admin's
+choice (a column of its own), and adding that column is outside this page's scope.
+
+An organization is opened through the organization switcher, which lists every organization for
+a platform admin (``organizations.list_organizations``).
 """
 
 from __future__ import annotations
@@ -12,13 +20,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import Session, select
 
 from voice_platform.models import AgentTool, Membership, Organization, PlatformTool, User, VoiceAgent
+from voice_platform.models.base import aware
 from voice_platform.services.rbac import require_platform
 
 MAX_LIMIT = 200
+PERMISSION = "platform:tools"
 
 
 @dataclass(frozen=True)
@@ -28,8 +38,11 @@ class CatalogueTool:
     description: str
     is_active: bool
     functions: list[str]
-    agents: int  # agents with the tool attached and switched on
-    last_synced: datetime | None  # when a sync last changed the row
+    agents: int  # agents with the tool attached
+    agents_enabled: int  # ... of which have it switched on
+    # When the row last changed (the sync writes only differences, so this is when the code last
+    # changed the tool, not when a sync last ran; that time is not recorded anywhere).
+    last_changed: datetime | None
 
 
 @dataclass(frozen=True)
@@ -50,41 +63,61 @@ class OrganizationPage:
 
 
 def tool_catalogue(session: Session, actor: User) -> list[CatalogueTool]:
-    require_platform(actor, "platform:tools")
-    using = (select(AgentTool.tool_id, func.count().label("agents")).where(AgentTool.is_enabled == True)  # noqa: E712
-             .group_by(AgentTool.tool_id).subquery())
+    """Every catalogue tool, active or not, with how many agents carry it (one grouped subquery)."""
+    require_platform(actor, PERMISSION)
+    using = (
+        select(
+            AgentTool.tool_id,
+            func.count().label("attached"),
+            func.sum(case((AgentTool.is_enabled == True, 1), else_=0)).label("enabled"),  # noqa: E712
+        )
+        .group_by(AgentTool.tool_id)
+        .subquery()
+    )
     rows = session.exec(
-        select(PlatformTool, func.coalesce(using.c.agents, 0))
-        .outerjoin(using, using.c.tool_id == PlatformTool.id).order_by(PlatformTool.name)
+        select(PlatformTool, func.coalesce(using.c.attached, 0), func.coalesce(using.c.enabled, 0))
+        .outerjoin(using, using.c.tool_id == PlatformTool.id)
+        .order_by(PlatformTool.name)
     ).all()
     return [
-        CatalogueTool(id=tool.id, name=tool.name, description=tool.description, is_active=tool.is_active,
-                      functions=sorted(f.get("name", "") for f in (tool.tool_functions_schema or {}).get("functions", [])),
-                      agents=int(agents), last_synced=tool.updated_at or tool.created_at)
-        for tool, agents in rows
+        CatalogueTool(
+            id=tool.id, name=tool.name, description=tool.description, is_active=tool.is_active,
+            functions=sorted(f.get("name", "") for f in (tool.tool_functions_schema or {}).get("functions", [])),
+            agents=int(attached), agents_enabled=int(enabled),
+            last_changed=aware(tool.updated_at or tool.created_at),
+        )
+        for tool, attached, enabled in rows
     ]
 
 
 def organizations(
     session: Session, actor: User, *, search: str | None = None, offset: int = 0, limit: int = 50,
 ) -> OrganizationPage:
-    """Every organization with its member and agent counts (two grouped subqueries, one query)."""
-    require_platform(actor, "platform:tools")
+    """Every organization with its member and agent counts (two grouped subqueries, one query).
+
+    ``search`` matches anywhere in the name, case-insensitively; ``%`` and ``_`` are literal.
+    """
+    require_platform(actor, PERMISSION)
     limit = max(1, min(limit, MAX_LIMIT))
-    members = (select(Membership.organization_id, func.count().label("n")).group_by(Membership.organization_id)
-               .subquery())
-    agents = (select(VoiceAgent.organization_id, func.count().label("n")).group_by(VoiceAgent.organization_id)
-              .subquery())
+    offset = max(0, offset)
+    members = (select(Membership.organization_id, func.count().label("n"))
+               .group_by(Membership.organization_id).subquery())
+    agents = (select(VoiceAgent.organization_id, func.count().label("n"))
+              .group_by(VoiceAgent.organization_id).subquery())
     where = []
-    if search and search.strip():
-        where.append(func.lower(Organization.name).contains(search.strip().lower()[:100]))
+    term = (search or "").strip().lower()[:100]
+    if term:
+        where.append(func.lower(Organization.name).contains(term, autoescape=True))
     total = session.exec(select(func.count()).select_from(Organization).where(*where)).one()
     rows = session.exec(
         select(Organization, func.coalesce(members.c.n, 0), func.coalesce(agents.c.n, 0))
         .outerjoin(members, members.c.organization_id == Organization.id)
         .outerjoin(agents, agents.c.organization_id == Organization.id)
-        .where(*where).order_by(Organization.name, Organization.id).offset(offset).limit(limit)
+        .where(*where)
+        .order_by(func.lower(Organization.name), Organization.id)
+        .offset(offset)
+        .limit(limit)
     ).all()
-    items = [OrganizationStats(id=o.id, name=o.name, members=int(m), agents=int(a), created_at=o.created_at)
+    items = [OrganizationStats(id=o.id, name=o.name, members=int(m), agents=int(a), created_at=aware(o.created_at))
              for o, m, a in rows]
     return OrganizationPage(items=items, total=int(total), offset=offset, limit=limit)

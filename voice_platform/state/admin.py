@@ -13,7 +13,7 @@ PAGE_SIZE = 25
 
 
 def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
 class AdminState(AuthState):
@@ -42,7 +42,7 @@ class AdminState(AuthState):
 
     @rx.event
     def load(self):
-        self.loading, self.refused, self.error, self.org_offset = True, False, "", 0
+        self.loading, self.refused, self.error, self.org_offset, self.search = True, False, "", 0, ""
         return self._fetch(with_tools=True)
 
     @rx.event
@@ -62,9 +62,13 @@ class AdminState(AuthState):
 
     @rx.event
     def open_org(self, org_id: str):
-        """Look at an organization as its admins do (the switcher lists every one for a platform admin)."""
+        """Look at an organization as its admins do (the switcher lists every one for a platform admin,
+        so the next page's guard keeps this choice; for anyone else it would fall back to their own)."""
+        name = next((o["name"] for o in self.org_rows if o["id"] == org_id), "")
+        if not self.is_platform_admin or not name:
+            return rx.toast.error("That organization is not on this page any more")
         self.org_id = org_id
-        return [rx.redirect(HOME_ROUTE), rx.toast.info("Switched organization")]
+        return [rx.redirect(HOME_ROUTE), rx.toast.info(f"Switched to {name}")]
 
     def _fetch(self, with_tools: bool = False):
         try:
@@ -74,7 +78,8 @@ class AdminState(AuthState):
                     self._load_session(session, user)
                     self.tools = [
                         {"name": t.name, "description": t.description, "active": "1" if t.is_active else "",
-                         "functions": ", ".join(t.functions), "agents": str(t.agents), "synced": _when(t.last_synced)}
+                         "functions": ",".join(t.functions), "agents": str(t.agents),
+                         "enabled": str(t.agents_enabled), "changed": _when(t.last_changed)}
                         for t in platform_admin.tool_catalogue(session, user)
                     ]
                 page = platform_admin.organizations(session, user, search=self.search or None,
@@ -88,6 +93,7 @@ class AdminState(AuthState):
             self.refused, self.tools, self.org_rows = True, [], []
         except DomainError as exc:
             self.error = exc.message
+            return rx.toast.error(exc.message)
         finally:
             self.loading = False
         return None

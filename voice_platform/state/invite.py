@@ -27,6 +27,11 @@ class InviteState(AuthState):
     def invite_path(self) -> str:
         return "/invite/" + (getattr(self, "invite_token", "") or "")
 
+    @rx.var
+    def wrong_account(self) -> bool:
+        """Signed in, but not with the address the invitation was sent to: joining would be refused."""
+        return bool(self.signed_in_as) and self.signed_in_as.lower() != self.invite_email.lower()
+
     @rx.event
     def load(self):
         self.invite_loading, self.invite_error, self.signed_in_as = True, "", ""
@@ -45,6 +50,12 @@ class InviteState(AuthState):
             self.invite_state = "missing"
         finally:
             self.invite_loading = False
+
+    @rx.event
+    def use_another_account(self):
+        """Sign out (as the header's Sign out does) and come back here after signing in as the invited address."""
+        self._revoke_everywhere()
+        return rx.redirect("/signin?next=" + self.invite_path)
 
     @rx.event
     def join(self):
