@@ -18,6 +18,10 @@ import pytest
 os.environ.setdefault("ENVIRONMENT", "test")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("SIGNIN_MAX_FAILURES", "5")
+# New organizations start on Pro (20 concurrent calls, 50 agents) so tests about other things
+# are not stopped by the Free plan's limits; tests/services/test_billing.py puts its
+# organizations on Free (or another plan) explicitly and proves every limit.
+os.environ.setdefault("DEFAULT_PLAN", "pro")
 
 from tests.support.databases import TestDatabase, create_test_database  # noqa: E402
 

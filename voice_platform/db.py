@@ -17,13 +17,13 @@ from sqlmodel import Session, create_engine
 from voice_platform.settings import get_settings
 
 
-_engines: dict[tuple[str, bool], Engine] = {}
+_engines: dict[tuple[str, bool, int, int], Engine] = {}
 
 
-def _engine_for(url: str, echo: bool) -> Engine:
-    key = (url, echo)
+def _engine_for(url: str, echo: bool, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+    key = (url, echo, pool_size, max_overflow)
     if key not in _engines:
-        _engines[key] = _build_engine(url, echo)
+        _engines[key] = _build_engine(url, echo, pool_size, max_overflow)
     return _engines[key]
 
 
@@ -35,7 +35,7 @@ def ensure_sqlite_directory(url: str) -> None:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _build_engine(url: str, echo: bool) -> Engine:
+def _build_engine(url: str, echo: bool, pool_size: int = 10, max_overflow: int = 20) -> Engine:
     if url.startswith("sqlite"):
         ensure_sqlite_directory(url)
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
@@ -51,13 +51,15 @@ def _build_engine(url: str, echo: bool) -> Engine:
         return engine
     # connect_timeout: a database that accepts TCP and never answers must not hold a thread forever
     # (the incoming-call webhook's writer thread would never come back).
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20,
+    # pool_size/max_overflow (DB_POOL_SIZE/DB_MAX_OVERFLOW) are per process: every web worker and
+    # every worker job process has its own pool (README, "Deploy and scale").
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
                          connect_args={"connect_timeout": 5})
 
 
 def get_engine() -> Engine:
     settings = get_settings()
-    return _engine_for(settings.sqlalchemy_url, settings.db_echo)
+    return _engine_for(settings.sqlalchemy_url, settings.db_echo, settings.db_pool_size, settings.db_max_overflow)
 
 
 def dispose_engines() -> None:

@@ -56,3 +56,9 @@ class InvalidOAuthState(DomainError):
 
 class IntegrationNotConfigured(DomainError):
     status_code = 503
+
+
+class MailNotSent(DomainError):
+    """The SMTP server refused or could not be reached; the message says why, never a credential."""
+
+    status_code = 503

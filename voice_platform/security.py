@@ -46,6 +46,19 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return False
 
 
+# A hash no password verifies against (passlib cannot identify it): accounts made by "Sign in with
+# Google" have one until their owner sets a password.
+UNUSABLE_PASSWORD_PREFIX = "!"
+
+
+def unusable_password_hash() -> str:
+    return UNUSABLE_PASSWORD_PREFIX + secrets.token_hex(16)
+
+
+def has_usable_password(password_hash: str | None) -> bool:
+    return bool(password_hash) and not password_hash.startswith(UNUSABLE_PASSWORD_PREFIX)
+
+
 def create_access_token(user_id: uuid.UUID, token_version: int, *, minutes: int | None = None) -> str:
     settings = get_settings()
     now = datetime.now(timezone.utc)

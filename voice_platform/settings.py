@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///data/voice_platform.db"
     db_echo: bool = False
+    # PostgreSQL connections each process keeps open (pool) and may open on top under load
+    # (overflow). Every web worker and every worker job process has its own pool, so their sum
+    # must stay under PostgreSQL's max_connections (README, "Deploy and scale").
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    db_max_overflow: int = Field(default=20, ge=0, le=1000)
 
     secret_key: str = DEFAULT_SECRET_KEY
     encryption_keys: str = Field(
@@ -46,8 +51,25 @@ class Settings(BaseSettings):
     backend_port: int | None = None
     redis_url: str | None = None
 
+    # The plan a new organization starts on (free | starter | pro; see services/billing.py).
+    default_plan: str = "free"
+
     # How long an invitation link to an organization stays valid.
     invitation_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+
+    # Outgoing e-mail (password resets, invitations). No SMTP_HOST: nothing is sent; the admin
+    # copies invitation links by hand and password reset by e-mail is unavailable.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    # starttls: plain connection upgraded with STARTTLS (port 587); ssl: TLS from the start (465);
+    # none: no encryption (a relay on localhost or a test server only).
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # How long a password-reset link stays valid; it works once.
+    password_reset_ttl_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
     bootstrap_admin_email: str = "admin@example.com"
     bootstrap_admin_password: str | None = None
@@ -79,6 +101,8 @@ class Settings(BaseSettings):
     google_auth_uri: str = "https://accounts.google.com/o/oauth2/auth"
     google_token_uri: str = "https://oauth2.googleapis.com/token"
     google_revoke_uri: str = "https://oauth2.googleapis.com/revoke"
+    # Google's ID-token signing certificates ({kid: PEM}); "Sign in with Google" verifies against them.
+    google_certs_uri: str = "https://www.googleapis.com/oauth2/v1/certs"
     google_calendar_api_endpoint: str | None = None
 
     otel_enabled: bool = False
@@ -120,8 +144,17 @@ class Settings(BaseSettings):
         return bool(self.google_client_id and self.google_client_secret)
 
     @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host and self.smtp_from)
+
+    @property
     def oauth_redirect_uri(self) -> str:
         return self.api_url + "/api/v1/tools/callback"
+
+    @property
+    def google_signin_redirect_uri(self) -> str:
+        """The redirect URI of "Sign in with Google" (and linking), registered on the same OAuth client."""
+        return self.api_url + "/api/v1/auth/oauth/google/callback"
 
     @property
     def api_url(self) -> str:

@@ -1,4 +1,4 @@
-from tests.support.api import add_member, create_agent, signup, unique_phone
+from tests.support.api import add_member, create_agent, set_plan, signup, unique_phone
 
 
 def test_agent_crud_round_trip(client):
@@ -19,6 +19,7 @@ def test_agent_crud_round_trip(client):
 
 def test_pagination(client):
     admin = signup(client, "pager")
+    set_plan(client, admin, "starter")  # Free allows 3 agents
     for i in range(5):
         create_agent(client, admin, name=f"Agent {i}")
     page = client.get(f"/api/v1/agents/organization/{admin.org_id}?offset=2&limit=2", headers=admin.headers).json()

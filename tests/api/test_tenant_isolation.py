@@ -1,5 +1,9 @@
 """Every org-scoped endpoint, asked by another organization's admin (404) and by a member without
-the permission (403). A completeness check fails when a new scoped endpoint is not in the matrix."""
+the permission (403). A completeness check fails when a new scoped endpoint is not in the matrix.
+
+API keys go through the same matrix: another organization's key gets 404, a read-only (member)
+key gets the member's 403, a revoked key 401, and an org-admin key passes authorization wherever
+the org admin does (except what only a person may do: 403 "API keys cannot ...")."""
 
 from __future__ import annotations
 
@@ -30,6 +34,10 @@ MATRIX: list[tuple[str, str, dict | None, int | None]] = [
     ("GET", "/api/v1/tools/auth/Google_calendar?agent_id={agent_id}", None, 403),
     ("GET", "/api/v1/calls/organization/{org_id}", None, None),
     ("GET", "/api/v1/organizations/{org_id}/overview", None, None),
+    # Billing: members see the plan, usage and events; changing plan is billing:manage.
+    ("GET", "/api/v1/organizations/{org_id}/billing", None, None),
+    ("GET", "/api/v1/organizations/{org_id}/billing/events", None, None),
+    ("PUT", "/api/v1/organizations/{org_id}/billing/plan", {"plan": "starter"}, 403),
     # Leaving needs only membership; the member's own leave is tested in test_members.
     ("POST", "/api/v1/organizations/{org_id}/leave", None, None),
     ("GET", "/api/v1/calls/{call_id}", None, None),
@@ -51,7 +59,23 @@ MATRIX: list[tuple[str, str, dict | None, int | None]] = [
     ("PUT", "/api/v1/phone-numbers/{number_id}/agent", {"agent_id": "{agent_id}"}, 403),
     ("PUT", "/api/v1/phone-numbers/{number_id}/agent", {"agent_id": None}, 403),
     ("DELETE", "/api/v1/phone-numbers/{number_id}", None, 403),
+    # API keys and the audit log: org admins only (org:manage).
+    ("GET", "/api/v1/organizations/{org_id}/api-keys", None, 403),
+    ("POST", "/api/v1/organizations/{org_id}/api-keys", {"name": "Intruder key", "role": "org_admin"}, 403),
+    ("DELETE", "/api/v1/organizations/{org_id}/api-keys/{key_id}", None, 403),
+    ("GET", "/api/v1/organizations/{org_id}/audit-log", None, 403),
 ]
+# What an org admin's key may not do although an org admin may (it is a person's act): 403.
+KEY_REFUSED = {
+    ("POST", "/api/v1/organizations/{org_id}/leave"),
+    ("GET", "/api/v1/tools/auth/Google_calendar?agent_id={agent_id}"),
+    ("POST", "/api/v1/organizations/{org_id}/api-keys"),
+}
+# Answered 404 to the org admin too (a forged link, an invitation id that does not exist).
+ADMIN_ALSO_404 = {
+    ("GET", "/api/v1/calls/{call_id}/recording?token=forged"),
+    ("DELETE", "/api/v1/organizations/{org_id}/invitations/{invitation_id}"),
+}
 
 SCOPED_PARAMS = ("{org_id}", "{agent_id}", "{agent_tool_id}", "{user_id}", "{call_id}", "{number_id}")
 # Scoped through the body or the query string rather than the path.
@@ -97,7 +121,9 @@ def world(client):
     number = client.put(f"/api/v1/agents/{holder['id']}", json={"phone_number": "+14155550141"}, headers=admin.headers)
     assert number.status_code == 200, number.text
     (listed,) = client.get(f"/api/v1/phone-numbers/organization/{admin.org_id}", headers=admin.headers).json()
+    target_key = _make_key(client, admin, "Target", "member")
     ctx = {
+        "key_id": target_key["id"],
         "number_id": listed["id"],
         "call_id": call_id,
         "conversation_id": call_id,  # a test chat of the victim's agent
@@ -110,6 +136,21 @@ def world(client):
         "function_name": "book_appointment",
     }
     return admin, member, outsider, ctx
+
+
+def _make_key(client, admin: Actor, name: str, role: str) -> dict:
+    made = client.post(f"/api/v1/organizations/{admin.org_id}/api-keys", json={"name": name, "role": role},
+                       headers=admin.headers)
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def _key_actor(client, admin: Actor, name: str, role: str, *, revoked: bool = False) -> Actor:
+    made = _make_key(client, admin, name, role)
+    if revoked:
+        gone = client.delete(f"/api/v1/organizations/{admin.org_id}/api-keys/{made['id']}", headers=admin.headers)
+        assert gone.status_code == 204, gone.text
+    return Actor(email=f"API key {name}", token=made["secret"], user_id="", org_id=admin.org_id)
 
 
 def _call(client, actor: Actor, method: str, path: str, body, ctx):
@@ -150,3 +191,53 @@ def test_matrix_covers_every_scoped_endpoint(client):
             if scoped and (method.upper(), path) not in listed:
                 missing.append(f"{method.upper()} {path}")
     assert missing == []
+
+
+# --- API keys -------------------------------------------------------------------------------
+@pytest.mark.parametrize("method,path,body,_member", MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
+def test_other_organizations_key_gets_404(client, world, method, path, body, _member):
+    admin, _member_actor, outsider, ctx = world
+    outsider_key = _key_actor(client, outsider, "Outsider admin key", "org_admin")
+    r = _call(client, outsider_key, method, path, body, ctx)
+    assert r.status_code == 404, r.text
+    assert client.get(f"/api/v1/agents/{ctx['agent_id']}", headers=admin.headers).json()["name"] == "Front desk"
+
+
+@pytest.mark.parametrize(
+    "method,path,body,expected",
+    [row for row in MATRIX if row[3] is not None],
+    ids=[f"{m} {p}" for m, p, _, e in MATRIX if e is not None],
+)
+def test_read_only_key_is_refused_like_a_member(client, world, method, path, body, expected):
+    admin, _member, _outsider, ctx = world
+    reader = _key_actor(client, admin, "Reader", "member")
+    r = _call(client, reader, method, path, body, ctx)
+    assert r.status_code == expected, r.text
+    assert client.get(f"/api/v1/agents/{ctx['agent_id']}", headers=admin.headers).json()["name"] == "Front desk"
+
+
+@pytest.mark.parametrize("method,path,body,_member", MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
+def test_revoked_key_gets_401(client, world, method, path, body, _member):
+    admin, _member_actor, _outsider, ctx = world
+    revoked = _key_actor(client, admin, "Old admin key", "org_admin", revoked=True)
+    r = _call(client, revoked, method, path, body, ctx)
+    if path.endswith("?token=forged"):  # authorised by the link, not the bearer token
+        assert r.status_code == 404, r.text
+        return
+    assert r.status_code == 401, r.text
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("method,path,body,_member", MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
+def test_admin_key_works_like_an_org_admin(client, world, method, path, body, _member):
+    admin, _member_actor, _outsider, ctx = world
+    key = _key_actor(client, admin, "Admin key", "org_admin")
+    r = _call(client, key, method, path, body, ctx)
+    if (method, path) in KEY_REFUSED:
+        assert r.status_code == 403 and r.json()["detail"].startswith("API keys cannot"), r.text
+        return
+    assert r.status_code not in (401, 403), r.text
+    if (method, path) not in ADMIN_ALSO_404:
+        assert r.status_code != 404, r.text
+    # 503: past every check, an integration this run does not configure (Twilio, Gemini)
+    assert r.status_code < 500 or r.status_code == 503, r.text

@@ -169,9 +169,19 @@ def _gemini_env(gemini) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def live_app(chromium_path, test_database, fake_google, fake_gemini) -> Iterator[LiveApp]:
+def fake_smtp():
+    """tests/fakes/smtp_server.py for the whole run: the app's password-reset and invitation mail land here."""
+    from tests.fakes.smtp_server import FakeSmtp
+
+    with FakeSmtp(idle_timeout=3600) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def live_app(chromium_path, test_database, fake_google, fake_gemini, fake_smtp) -> Iterator[LiveApp]:
     """The app on the run's test database, shared by every browser test of the session."""
-    env = {**_google_env(fake_google), **_gemini_env(fake_gemini)}  # fake Google (issue 8), fake Gemini Live
+    env = {**_google_env(fake_google), **_gemini_env(fake_gemini),  # fake Google (issue 8), fake Gemini Live
+           **fake_smtp.settings_env()}  # e-mail goes to the fake SMTP server
     try:
         with running_app(test_database.url, ARTIFACTS / "e2e-app.log", env) as app:
             yield app
@@ -249,6 +259,6 @@ def sign_in(pg, email: str, password: str = PASSWORD, *, start: str = "/signin",
     wait_hydrated(pg)
     pg.get_by_label("E-mail").fill(email)
     pg.get_by_label("Password").fill(password)
-    pg.get_by_role("button", name="Sign in").click()
+    pg.get_by_role("button", name="Sign in", exact=True).click()
     pg.wait_for_url(route(lands_on))
     wait_hydrated(pg)

@@ -67,7 +67,7 @@ def test_sign_up_create_agent_and_see_it_listed(page):
 def test_signed_out_visitor_is_sent_to_sign_in(page):
     page.goto("/agents")
     page.wait_for_url(route("/signin?next=/agents"))
-    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
 
 
 def test_invalid_phone_number_shows_the_service_message_next_to_the_field(page):

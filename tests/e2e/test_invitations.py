@@ -84,7 +84,7 @@ def test_an_existing_account_signs_in_through_the_link_and_joins(page):
     wait_hydrated(page)
     page.get_by_label("E-mail").fill(guest)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(route(path))  # back to the invitation
     wait_hydrated(page)
     page.get_by_role("button", name="Join organization").click()

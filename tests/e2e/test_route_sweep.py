@@ -120,7 +120,7 @@ def test_every_route_signed_out(page):
             expect(page.get_by_text("not valid")).to_be_visible()
         elif not url.startswith(("/signin", "/signup")):
             page.wait_for_url(re.compile(r".*/signin(/)?(\?.*)?$"))
-            expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+            expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
 
 
 def test_every_route_signed_in(page):
@@ -150,7 +150,7 @@ def test_the_url_make_run_prints_reaches_the_sign_in_form(page, live_app, test_d
     _visit(page, printed.group(1), problems)
     page.wait_for_url(re.compile(r".*/signin(/)?(\?.*)?$"))
     expect(page.get_by_label("E-mail")).to_be_visible()
-    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
     assert problems == []
 
 

@@ -1,8 +1,13 @@
 """A fake Google OAuth + Calendar v3 server on 127.0.0.1, speaking Google's JSON wire format.
 
 The real google-auth-oauthlib / google-auth / google-api-python-client talk to it
-when settings point ``GOOGLE_AUTH_URI``, ``GOOGLE_TOKEN_URI``, ``GOOGLE_REVOKE_URI``
-and ``GOOGLE_CALENDAR_API_ENDPOINT`` here. The consent page approves at once
+when settings point ``GOOGLE_AUTH_URI``, ``GOOGLE_TOKEN_URI``, ``GOOGLE_REVOKE_URI``,
+``GOOGLE_CERTS_URI`` and ``GOOGLE_CALENDAR_API_ENDPOINT`` here. The token endpoint's
+``id_token`` is an RS256 JWT signed with a key generated per server, whose certificate
+``/oauth2/v1/certs`` publishes as Google does (``{kid: PEM}``), so "Sign in with Google"
+runs google-auth's real verification; ``/oauth2/v3/userinfo`` answers for access tokens.
+The identity a consent grants is the state's ``account_email``/``subject``/``email_verified``/
+``name`` at that moment (tests change them between round trips). The consent page approves at once
 (a 302 back to the redirect URI with a code), so a browser test can run the whole
 round trip. The server stops by itself after ``idle_timeout`` seconds without a
 request, so a forgotten one never outlives its test run.
@@ -32,6 +37,11 @@ class FakeGoogleState:
     client_id: str = "fake-client-id.apps.googleusercontent.com"
     client_secret: str = "fake-client-secret"
     account_email: str = "owner@example.com"
+    subject: str = "1234567890"  # Google's stable account id ("sub")
+    email_verified: bool = True
+    name: str | None = "Fake Owner"
+    deny_consent: bool = False  # the consent page answers error=access_denied (the user clicked Cancel)
+    id_token_lifetime: int = 3600
     access_token_lifetime: int = 3600
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     access_tokens: dict[str, float] = field(default_factory=dict)  # token -> expires at (epoch)
@@ -41,6 +51,10 @@ class FakeGoogleState:
     busy: list[tuple[str, str]] = field(default_factory=list)  # extra busy windows (RFC 3339)
     requests: list[tuple[str, str]] = field(default_factory=list)
     grants: list[str] = field(default_factory=list)  # grant_type of every token request
+    identities: dict[str, dict[str, Any]] = field(default_factory=dict)  # access token -> who consented
+    signing_key: Any = None
+    certificate_pem: str = ""
+    key_id: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- test controls ----------------------------------------------------------
@@ -61,6 +75,51 @@ class FakeGoogleState:
     def live_events(self) -> list[dict[str, Any]]:
         with self.lock:
             return [e for e in self.events.values() if e.get("status") != "cancelled"]
+
+    def use_identity(self, email: str, subject: str, *, verified: bool = True, name: str | None = None) -> None:
+        """Who the next consent signs in as."""
+        with self.lock:
+            self.account_email, self.subject, self.email_verified, self.name = email, subject, verified, name
+
+    def __post_init__(self) -> None:
+        self.signing_key, self.certificate_pem = _signing_key()
+        self.key_id = secrets.token_hex(8)
+
+    def id_token(self, claims: dict[str, Any]) -> str:
+        """An RS256 JWT as Google signs them (header kid = the published certificate's key)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        header = {"alg": "RS256", "kid": self.key_id, "typ": "JWT"}
+        signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+        signature = self.signing_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{_b64(signature)}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _signing_key():
+    """A fresh RSA key and a self-signed certificate for it, PEM (what Google's v1 certs endpoint serves)."""
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-google-oauth2")])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=2)).sign(key, hashes.SHA256()))
+    return key, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+# Google answers the short scope names with their long forms (oauthlib warns when they differ).
+_SCOPE_NAMES = {"email": "https://www.googleapis.com/auth/userinfo.email", "profile": "https://www.googleapis.com/auth/userinfo.profile"}
 
 
 def _parse_time(value: str) -> datetime:
@@ -109,6 +168,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if url.path == "/o/oauth2/auth" and method == "GET":
                 return self._consent(query)
+            if url.path == "/oauth2/v1/certs" and method == "GET":
+                return self._send(200, {self.st.key_id: self.st.certificate_pem}, {"Cache-Control": "public, max-age=3600"})
+            if url.path == "/oauth2/v3/userinfo" and method == "GET":
+                return self._userinfo()
             if url.path == "/token" and method == "POST":
                 return self._token(parse_qs(self._body().decode()))
             if url.path == "/revoke" and method == "POST":
@@ -142,11 +205,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _consent(self, q: dict[str, str]) -> None:
         if q.get("client_id") != self.st.client_id or q.get("response_type") != "code":
             return self._send(400, {"error": "invalid_request"})
+        if self.st.deny_consent:
+            target = q["redirect_uri"] + "?" + urlencode({"state": q.get("state", ""), "error": "access_denied"})
+            return self._send(302, None, {"Location": target})
         code = "4/" + secrets.token_urlsafe(24)
+        scope = " ".join(_SCOPE_NAMES.get(s, s) for s in q.get("scope", "").split())
         with self.st.lock:
             self.st.codes[code] = {
                 "redirect_uri": q.get("redirect_uri"), "challenge": q.get("code_challenge"),
-                "scope": q.get("scope", ""), "access_type": q.get("access_type"), "prompt": q.get("prompt"),
+                "scope": scope, "access_type": q.get("access_type"), "prompt": q.get("prompt"),
+                "nonce": q.get("nonce"), "identity": {
+                    "sub": self.st.subject, "email": self.st.account_email,
+                    "email_verified": self.st.email_verified, "name": self.st.name,
+                },
             }
         target = q["redirect_uri"] + "?" + urlencode({"state": q.get("state", ""), "code": code, "scope": q.get("scope", "")})
         self._send(302, None, {"Location": target})
@@ -177,11 +248,23 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._send(400, {"error": "invalid_grant", "error_description": "Bad Request"})
                 refresh = "1//fake-" + secrets.token_urlsafe(24)
                 self.st.refresh_tokens.add(refresh)
-                claims = {"iss": "https://accounts.google.com", "email": self.st.account_email, "email_verified": True, "sub": "1234567890"}
-                id_token = ".".join(base64.urlsafe_b64encode(json.dumps(p).encode()).decode().rstrip("=") for p in ({"alg": "none"}, claims)) + ".sig"
+                who = grant["identity"]
+                now = int(time.time())
+                claims = {
+                    "iss": "https://accounts.google.com", "azp": self.st.client_id, "aud": self.st.client_id,
+                    "sub": who["sub"], "email": who["email"], "email_verified": who["email_verified"],
+                    "iat": now, "exp": now + self.st.id_token_lifetime,
+                }
+                if who.get("name"):
+                    claims["name"] = who["name"]
+                if grant.get("nonce"):
+                    claims["nonce"] = grant["nonce"]
+                access = self._issue_access_token()
+                self.st.identities[access] = who
                 return self._send(200, {
-                    "access_token": self._issue_access_token(), "expires_in": self.st.access_token_lifetime,
-                    "refresh_token": refresh, "scope": grant["scope"], "token_type": "Bearer", "id_token": id_token,
+                    "access_token": access, "expires_in": self.st.access_token_lifetime,
+                    "refresh_token": refresh, "scope": grant["scope"], "token_type": "Bearer",
+                    "id_token": self.st.id_token(claims),
                 })
             if f.get("grant_type") == "refresh_token":
                 refresh = f.get("refresh_token", "")
@@ -193,6 +276,18 @@ class _Handler(BaseHTTPRequestHandler):
                     "token_type": "Bearer",
                 })
         return self._send(400, {"error": "unsupported_grant_type"})
+
+    def _userinfo(self) -> None:
+        if not self._authorized():
+            return self._send(401, {"error": "invalid_request", "error_description": "Invalid Credentials"})
+        auth = self.headers.get("Authorization", "")
+        with self.st.lock:
+            who = self.st.identities.get(auth[7:], {})
+        info = {"sub": who.get("sub", self.st.subject), "email": who.get("email", self.st.account_email),
+                "email_verified": who.get("email_verified", self.st.email_verified)}
+        if who.get("name"):
+            info["name"] = who["name"]
+        return self._send(200, info)
 
     def _authorized(self) -> bool:
         auth = self.headers.get("Authorization", "")
@@ -315,6 +410,7 @@ class FakeGoogle:
             "GOOGLE_AUTH_URI": f"{self.base_url}/o/oauth2/auth",
             "GOOGLE_TOKEN_URI": f"{self.base_url}/token",
             "GOOGLE_REVOKE_URI": f"{self.base_url}/revoke",
+            "GOOGLE_CERTS_URI": f"{self.base_url}/oauth2/v1/certs",
             "GOOGLE_CALENDAR_API_ENDPOINT": f"{self.base_url}/calendar/v3/",
         }
 

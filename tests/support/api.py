@@ -45,5 +45,12 @@ def create_agent(client: TestClient, actor: Actor, **fields) -> dict:
     return r.json()
 
 
+def set_plan(client: TestClient, admin: Actor, plan: str) -> dict:
+    """Switch the admin's organization to ``plan`` (free | starter | pro) through the billing API."""
+    r = client.put(f"/api/v1/organizations/{admin.org_id}/billing/plan", json={"plan": plan}, headers=admin.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def unique_phone() -> str:
     return "+1415" + str(uuid.uuid4().int)[:7]

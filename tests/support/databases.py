@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-CATALOGUE_TABLES = {"roles", "permissions", "role_permissions", "alembic_version"}
+CATALOGUE_TABLES = {"plans", "roles", "permissions", "role_permissions", "alembic_version"}
 ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 

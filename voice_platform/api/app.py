@@ -7,6 +7,9 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from voice_platform.api import agents, auth, calls, health, invitations, organizations, overview, phone_numbers, platform_admin, test_chat, tools, voice
+from voice_platform.api import password_reset
+from voice_platform.api import api_keys, audit_log
+from voice_platform.api import billing
 from voice_platform.api.errors import install_error_handlers
 
 API_PREFIX = "/api/v1"
@@ -16,6 +19,10 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     for module in (auth, organizations, invitations, overview, agents, test_chat, phone_numbers, tools, calls, voice, platform_admin, health):
         router.include_router(module.router)
+    router.include_router(password_reset.router)  # /auth/password-reset (e-mail)
+    router.include_router(api_keys.router)  # /organizations/{org_id}/api-keys
+    router.include_router(audit_log.router)  # /organizations/{org_id}/audit-log (read-only)
+    router.include_router(billing.router)  # /billing/plans, /organizations/{org_id}/billing
     return router
 
 

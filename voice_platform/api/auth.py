@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from voice_platform.api.deps import CurrentUser, SessionDep
+from voice_platform.api import google_signin
+from voice_platform.api.deps import AccountUser, SessionDep
 from voice_platform.api.schemas import PasswordChangeIn, ProfileIn, SigninIn, SignupIn, SignupOut, TokenOut, UserOut
 from voice_platform.services import auth as auth_service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+# Sign in with Google (and linking it): /auth/oauth..., see api/google_signin.py.
+router.include_router(google_signin.router)
 
 _ERRORS = {401: {"description": "Invalid credentials"}, 429: {"description": "Too many failed attempts"}}
 
@@ -30,22 +33,22 @@ def signin(body: SigninIn, session: SessionDep) -> TokenOut:
 
 
 @router.get("/user", response_model=UserOut, responses={401: {"description": "Not signed in"}})
-def current_user(user: CurrentUser) -> UserOut:
+def current_user(user: AccountUser) -> UserOut:
     return UserOut.model_validate(user)
 
 
 @router.post("/signout", status_code=status.HTTP_204_NO_CONTENT, responses={401: {"description": "Not signed in"}})
-def signout(user: CurrentUser, session: SessionDep) -> None:
+def signout(user: AccountUser, session: SessionDep) -> None:
     auth_service.signout(session, user)
 
 
 @router.put("/user", response_model=UserOut, responses={401: {"description": "Not signed in"}})
-def update_profile(body: ProfileIn, user: CurrentUser, session: SessionDep) -> UserOut:
+def update_profile(body: ProfileIn, user: AccountUser, session: SessionDep) -> UserOut:
     return UserOut.model_validate(auth_service.update_profile(session, user, full_name=body.full_name))
 
 
 @router.post("/password", response_model=TokenOut, responses={401: {"description": "Not signed in"}})
-def change_password(body: PasswordChangeIn, user: CurrentUser, session: SessionDep) -> TokenOut:
+def change_password(body: PasswordChangeIn, user: AccountUser, session: SessionDep) -> TokenOut:
     """Every other session is signed out; use the returned token from now on."""
     signed_in = auth_service.change_password(session, user, current_password=body.current_password,
                                              new_password=body.new_password)

@@ -32,6 +32,8 @@ class InvitationOut(BaseModel):
 
 class CreatedOut(InvitationOut):
     link: str = Field(description="Share it with the invited person: it works once, until expires_at")
+    mailed: bool = Field(default=False, description="The link was e-mailed to the invited person (SMTP configured)")
+    mail_warning: str | None = Field(default=None, description="Why the e-mail could not be sent; share the link yourself")
 
 
 class PreviewOut(BaseModel):
@@ -50,7 +52,10 @@ class AcceptedOut(BaseModel):
              responses={**_SCOPED, 409: {"description": "Already a member"}})
 def create(org_id: uuid.UUID, body: InvitationIn, user: CurrentUser, session: SessionDep) -> CreatedOut:
     made = invitations.create_invitation(session, user, org_id, email=body.email, role=body.role)
-    return CreatedOut(**InvitationOut.model_validate(made.invitation).model_dump(), link=made.link)
+    session.commit()  # stored before the e-mail leaves: the link it carries must already work
+    sent = invitations.send_invitation_mail(made)
+    return CreatedOut(**InvitationOut.model_validate(made.invitation).model_dump(), link=made.link,
+                      mailed=sent.mailed, mail_warning=sent.warning)
 
 
 @router.get("/organizations/{org_id}/invitations", response_model=list[InvitationOut], responses=_SCOPED)

@@ -74,9 +74,14 @@ async def _bounded(work, *args):
 
 
 def _route(call_sid: str, from_number: str | None, to_number: str | None) -> calls.RoutedCall:
-    """One call on a Core connection in autocommit mode: the upsert, the only write, commits by
-    itself (no BEGIN, no COMMIT round trips, no ORM unit of work)."""
-    with get_engine().connect() as conn:
+    """One call on a Core connection. PostgreSQL: autocommit, since the call is one statement
+    that commits by itself (no BEGIN, no COMMIT round trips, no ORM unit of work). SQLite: a
+    transaction around its few statements."""
+    engine = get_engine()
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as conn:
+            return calls.open_phone_session(conn, call_sid=call_sid, from_number=from_number, to_number=to_number)
+    with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
         return calls.open_phone_session(conn, call_sid=call_sid, from_number=from_number, to_number=to_number)
 
@@ -225,7 +230,7 @@ async def incoming(request: Request) -> Response:
     try:
         routed = await _open_session(call_sid, form.get("From"), to_number)
     except Exception as exc:  # noqa: BLE001 - database down or hanging: the caller still hears a sentence
-        log.error("call %s: could not open its session (%s)", call_sid, exc.__class__.__name__)
+        log.error("call %s: could not open its session (%s)", call_sid, exc.__class__.__name__, exc_info=True)
         return _xml(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM))
     if routed.session_id is None:
         log.info("call %s to %r refused: %s", call_sid, to_number, routed.refusal)

@@ -28,6 +28,11 @@ NAV_ITEMS = (
     ("Settings", "settings", "/settings"),
     ("Account", "user-round", "/account"),
 )
+# The organization's settings only its admins use (org:manage), under their own heading.
+ORG_ADMIN_NAV_ITEMS = (
+    ("API keys", "key-round", "/organization/api-keys"),
+    ("Audit log", "scroll-text", "/organization/audit-log"),
+)
 
 
 def logo(size: str = "4") -> rx.Component:
@@ -122,6 +127,11 @@ def sidebar() -> rx.Component:
                 rx.vstack(
                     rx.text("Workspace", size="1", color_scheme="gray", weight="medium", padding_x="12px"),
                     *[nav_link(*item) for item in NAV_ITEMS],
+                    rx.cond(AuthState.permissions.contains("org:manage"), rx.fragment(
+                        rx.text("Organization", size="1", color_scheme="gray", weight="medium", padding_x="12px",
+                                padding_top="12px"),
+                        *[nav_link(*item) for item in ORG_ADMIN_NAV_ITEMS],
+                    )),
                     rx.cond(AuthState.is_platform_admin, nav_link("Platform admin", "shield", "/admin")),
                     spacing="1",
                     width="100%",

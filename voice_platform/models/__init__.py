@@ -1,7 +1,8 @@
 """SQLModel tables only. Importing this package registers every table on ``SQLModel.metadata``."""
 
+from voice_platform.models.accounts import ApiKey, AuditEvent, PasswordReset, SigninState
 from voice_platform.models.agents import VoiceAgent
-from voice_platform.models.billing import BillingEvent, Subscription
+from voice_platform.models.billing import BillingEvent, Plan, Subscription
 from voice_platform.models.calls import CallSession, CallTurn, ToolInvocation
 from voice_platform.models.identity import (
     Membership,
@@ -18,6 +19,11 @@ from voice_platform.models.tools import AgentTool, OAuthState, PlatformTool
 
 __all__ = [
     "AgentTool",
+    "ApiKey",
+    "AuditEvent",
+    "PasswordReset",
+    "Plan",
+    "SigninState",
     "BillingEvent",
     "CallSession",
     "CallTurn",

@@ -58,6 +58,8 @@ class CallSession(Timestamped, table=True):
     recording_sid: str | None = Field(default=None, max_length=64)
     recording_url: str | None = Field(default=None, max_length=500)
     recording_duration_seconds: float | None = Field(default=None)
+    # W3C traceparent of the webhook's span, so the worker's spans join the call's one trace.
+    trace_context: str | None = Field(default=None, max_length=64)
 
 
 class CallTurn(SQLModel, table=True):

@@ -38,6 +38,11 @@ class User(Timestamped, table=True):
     is_platform_admin: bool = Field(default=False, nullable=False)
     # Bumped on sign-out so every token issued before stops working.
     token_version: int = Field(default=0, nullable=False)
+    # Google's stable account id ("sub"), set when the user links Google while signed in (or
+    # signs up with it); only a linked account can be entered through Google.
+    google_subject: str | None = Field(default=None, max_length=255, unique=True)
+    # The linked Google account's e-mail when it was linked (shown as "Linked as ..."); never used to sign in.
+    google_email: str | None = Field(default=None, max_length=320)
 
 
 class Role(SQLModel, table=True):

@@ -18,8 +18,14 @@ TITLE = "Voiceline"
 
 def register_pages(app: rx.App) -> None:
     app.add_page(index.page, route="/", title=TITLE, on_load=AuthState.go_home)
-    app.add_page(signin.page, route="/signin", title=f"Sign in · {TITLE}", on_load=SessionFormState.redirect_if_signed_in)
-    app.add_page(signup.page, route="/signup", title=f"Create account · {TITLE}", on_load=SessionFormState.redirect_if_signed_in)
+    from voice_platform.components.google_signin import google_handoff_page
+    from voice_platform.state.google_signin import GoogleLinkState, GoogleSigninState
+    app.add_page(signin.page, route="/signin", title=f"Sign in · {TITLE}",
+                 on_load=[SessionFormState.redirect_if_signed_in, GoogleSigninState.prepare])
+    app.add_page(signup.page, route="/signup", title=f"Create account · {TITLE}",
+                 on_load=[SessionFormState.redirect_if_signed_in, GoogleSigninState.prepare])
+    # Where "Sign in with Google" ends: swaps the callback's one-time code for this browser's session.
+    app.add_page(google_handoff_page, route="/signin/google", title=f"Sign in · {TITLE}", on_load=GoogleSigninState.finish)
     app.add_page(agents.page, route="/agents", title=f"Agents · {TITLE}", on_load=AgentsState.load)
     app.add_page(agent_form.page, route="/agents/new", title=f"New agent · {TITLE}", on_load=AgentFormState.load)
     app.add_page(agent_form.page, route="/agents/[agent_id]", title=f"Agent · {TITLE}", on_load=AgentFormState.load)
@@ -44,12 +50,24 @@ def register_pages(app: rx.App) -> None:
                  on_load=PhoneNumbersState.load)
     from voice_platform.pages import account
     from voice_platform.state.account import AccountState
-    app.add_page(account.page, route="/account", title=f"Account · {TITLE}", on_load=AccountState.load)
+    app.add_page(account.page, route="/account", title=f"Account · {TITLE}", on_load=[AccountState.load, GoogleLinkState.load])
     from voice_platform.pages import admin
     from voice_platform.state.admin import AdminState
     app.add_page(admin.page, route="/admin", title=f"Platform admin · {TITLE}", on_load=AdminState.load)
     from voice_platform.pages import invite
     from voice_platform.state.invite import InviteState
     app.add_page(invite.page, route="/invite/[invite_token]", title=f"Invitation · {TITLE}", on_load=InviteState.load)
+    from voice_platform.pages import password_reset
+    from voice_platform.state.password_reset import PasswordResetState
+    app.add_page(password_reset.forgot_page, route="/forgot-password", title=f"Forgot password · {TITLE}",
+                 on_load=PasswordResetState.load_forgot)
+    # [reset_token], not [token]: AuthState.token is the session
+    app.add_page(password_reset.reset_page, route="/reset-password/[reset_token]", title=f"New password · {TITLE}",
+                 on_load=PasswordResetState.load_reset)
+    from voice_platform.pages import api_keys, audit_log
+    from voice_platform.state.api_keys import ApiKeysState
+    from voice_platform.state.audit_log import AuditLogState
+    app.add_page(api_keys.page, route="/organization/api-keys", title=f"API keys · {TITLE}", on_load=ApiKeysState.load)
+    app.add_page(audit_log.page, route="/organization/audit-log", title=f"Audit log · {TITLE}", on_load=AuditLogState.load)
     # Reflex 0.10: the 404 page is an ordinary add_page on the "404" route.
     app.add_page(index.not_found_page, route="404", title=f"Not found · {TITLE}", on_load=AuthState.guard)

@@ -6,6 +6,7 @@ import reflex as rx
 from reflex.style import color_mode, set_color_mode
 
 from voice_platform.components import page_header, page_skeleton, signed_in_page, text_field
+from voice_platform.components.google_signin import google_account_card
 from voice_platform.state.account import AccountState as S
 
 THEMES = (("light", "sun", "Light"), ("dark", "moon", "Dark"), ("system", "monitor", "System"))
@@ -92,5 +93,5 @@ def page() -> rx.Component:
     return signed_in_page(
         page_header("Account", "Your own settings, in every organization"),
         rx.cond(S.loading, rx.card(page_skeleton(4), width="100%"),
-                rx.vstack(profile(), password(), theme(), sessions(), spacing="5", width="100%")),
+                rx.vstack(profile(), password(), google_account_card(_card), theme(), sessions(), spacing="5", width="100%")),
     )

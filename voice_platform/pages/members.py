@@ -97,10 +97,25 @@ def invite_form() -> rx.Component:
                 on_submit=S.invite, key=S.invite_key, width="100%",
             ),
             rx.cond(
+                S.invite_warning != "",
+                rx.callout(S.invite_warning, icon="triangle-alert", color_scheme="amber", role="alert", width="100%",
+                           data_testid="invite-mail-warning"),
+            ),
+            rx.cond(
                 S.invite_link != "",
                 rx.callout(
                     rx.vstack(
-                        rx.text("E-mail sending is not set up, so send this link yourself. It works once and expires."),
+                        rx.cond(
+                            S.invite_mailed_to != "",
+                            rx.text("The invitation was e-mailed to ", rx.text.strong(S.invite_mailed_to),
+                                    ". The link works once and expires; you can also share it yourself.",
+                                    data_testid="invite-mailed"),
+                            rx.cond(
+                                S.invite_warning != "",
+                                rx.text("Send this link yourself. It works once and expires."),
+                                rx.text("E-mail sending is not set up, so send this link yourself. It works once and expires."),
+                            ),
+                        ),
                         rx.hstack(
                             rx.input(value=S.invite_link, read_only=True, width="100%", aria_label="Invitation link",
                                      data_testid="invite-link"),

@@ -43,8 +43,19 @@ def form() -> rx.Component:
     )
 
 
+def admin_links() -> rx.Component:
+    """Org admins reach the organization's API keys and audit log from here."""
+    return rx.cond(S.can_manage_org, rx.hstack(
+        rx.link(rx.button(rx.icon("key-round", size=14), "API keys", variant="soft"), href="/organization/api-keys",
+                data_testid="settings-api-keys"),
+        rx.link(rx.button(rx.icon("scroll-text", size=14), "Audit log", variant="soft"), href="/organization/audit-log",
+                data_testid="settings-audit-log"),
+        spacing="2",
+    ))
+
+
 def page() -> rx.Component:
     return signed_in_page(
-        page_header("Settings", "Organization settings shared by every agent of " + S.org_name),
+        page_header("Settings", "Organization settings shared by every agent of " + S.org_name, admin_links()),
         rx.cond(S.loading, rx.card(page_skeleton(3), width="100%"), form()),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from voice_platform.components import auth_card, auth_footer, auth_form, error_callout, text_field
+from voice_platform.components.google_signin import google_signin_block
 from voice_platform.state import SessionFormState
 
 S = SessionFormState
@@ -26,5 +27,6 @@ def page() -> rx.Component:
             rx.button("Create account", type="submit", size="3", width="100%", aria_label="Create account"),
             on_submit=S.sign_up,
         ),
+        google_signin_block(),
         auth_footer("Already have an account?", "Sign in", "/signin"),
     )

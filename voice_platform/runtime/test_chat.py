@@ -21,10 +21,10 @@ NO_KEY = "The test chat needs a Gemini API key: set GOOGLE_API_KEY and restart t
 
 def _open_or_continue(token: str, agent_id: uuid.UUID, conversation_id: uuid.UUID | None) -> uuid.UUID:
     from voice_platform.db import session_scope
-    from voice_platform.services import auth, calls
+    from voice_platform.services import api_keys, calls
 
     with session_scope() as session:
-        actor = auth.user_from_token(session, token)
+        actor = api_keys.actor_from_token(session, token)  # a user's token or an API key
         if conversation_id is None:
             return calls.open_test_session(session, actor, agent_id).id
         return calls.get_test_session(session, actor, agent_id, conversation_id).id

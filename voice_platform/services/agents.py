@@ -1,4 +1,4 @@
-"""Voice agents: validation, uniqueness of phone numbers, tenant scoping."""
+"""Voice agents: validation, uniqueness of phone numbers, tenant scoping; every change audited."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from voice_platform.errors import Conflict, NotFound, ValidationFailed
 from voice_platform.models import AgentTool, CallSession, PlatformTool, User, VoiceAgent
 from voice_platform.models.base import aware
-from voice_platform.services import phone_numbers, validation
+from voice_platform.services import audit, billing, phone_numbers, validation
 from voice_platform.services.rbac import require
 
 # Gemini Live's prebuilt voices.
@@ -96,11 +96,19 @@ def _flush(session: Session) -> None:
 def create_agent(session: Session, actor: User, org_id: uuid.UUID, data: dict[str, Any]) -> VoiceAgent:
     require(session, actor, "agent:create", org_id)
     values = _clean(data, partial=False)
+    billing.check_agent_limit(session, org_id)
     _ensure_phone_free(session, values.get("phone_number"), None, org_id)
     agent = VoiceAgent(organization_id=org_id, **values)
     session.add(agent)
     _flush(session)
+    audit.record(session, actor, org_id, "agent.created", target_type="agent", target_id=agent.id,
+                 summary=f"Created agent {agent.name!r}", after=snapshot(agent))
     return agent
+
+
+def snapshot(agent: VoiceAgent) -> dict[str, Any]:
+    """The agent's configuration as the audit log shows it."""
+    return {name: getattr(agent, name) for name in FIELDS}
 
 
 def get_agent(session: Session, actor: User, agent_id: uuid.UUID, permission: str = "agent:read") -> VoiceAgent:
@@ -136,22 +144,33 @@ def list_agents(
     return Page(items=list(items), total=total, offset=offset, limit=limit)
 
 
-def update_agent(session: Session, actor: User, agent_id: uuid.UUID, changes: dict[str, Any]) -> VoiceAgent:
+def update_agent(
+    session: Session, actor: User, agent_id: uuid.UUID, changes: dict[str, Any], *, audited: bool = True
+) -> VoiceAgent:
+    """``audited=False``: the caller records the change as its own action (assigning a number)."""
     agent = get_agent(session, actor, agent_id, permission="agent:update")
     values = _clean(changes, partial=True)
     if "phone_number" in values:
         _ensure_phone_free(session, values["phone_number"], agent.id, agent.organization_id)
+    before = snapshot(agent)
     for key, value in values.items():
         setattr(agent, key, value)
     session.add(agent)
     _flush(session)
+    old, new = audit.diff(before, snapshot(agent))
+    if audited and new:
+        audit.record(session, actor, agent.organization_id, "agent.updated", target_type="agent", target_id=agent.id,
+                     summary=f"Changed agent {agent.name!r}: {', '.join(new)}", before=old, after=new)
     return agent
 
 
 def delete_agent(session: Session, actor: User, agent_id: uuid.UUID) -> None:
     agent = get_agent(session, actor, agent_id, permission="agent:delete")
+    before = snapshot(agent)
     session.delete(agent)
     session.flush()
+    audit.record(session, actor, agent.organization_id, "agent.deleted", target_type="agent", target_id=agent.id,
+                 summary=f"Deleted agent {agent.name!r}", before=before)
 
 
 def find_agent_by_phone(session: Session, phone: str) -> VoiceAgent | None:

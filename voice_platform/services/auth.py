@@ -16,7 +16,7 @@ from voice_platform import security
 from voice_platform.errors import Conflict, NotAuthenticated, TooManyAttempts
 from voice_platform.models import Membership, Organization, SigninThrottle, User
 from voice_platform.models.base import aware, utcnow
-from voice_platform.services import validation
+from voice_platform.services import billing, validation
 from voice_platform.services.rbac import ORG_ADMIN, role_id
 from voice_platform.settings import get_settings
 
@@ -82,6 +82,7 @@ def create_organization_for(session: Session, user: User, name: str, business_de
     session.add(org)
     session.flush()
     session.add(Membership(user_id=user.id, organization_id=org.id, role_id=role_id(session, ORG_ADMIN)))
+    billing.start_subscription(session, org.id, get_settings().default_plan)
     session.flush()
     return org
 

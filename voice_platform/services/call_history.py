@@ -20,7 +20,7 @@ from voice_platform.models.base import aware
 from voice_platform.models.calls import ACTIVE, COMPLETED, FAILED, PENDING
 from voice_platform.services import calls as call_service
 from voice_platform.security import TokenInvalid, sign_payload, verify_signed_payload
-from voice_platform.services.rbac import require
+from voice_platform.services.rbac import refuse_api_key, require
 
 STATUSES = (PENDING, ACTIVE, COMPLETED, FAILED)
 KINDS = ("phone", "test")
@@ -154,6 +154,7 @@ def recording_link_token(session: Session, actor: User, call_id: uuid.UUID) -> s
     if call is None:
         raise NotFound(NOT_FOUND)
     require(session, actor, "call:read", call.organization_id, not_found=NOT_FOUND)
+    refuse_api_key(actor, "sign recording links (they name the user who may listen)")
     if not call.recording_url:
         return None
     return sign_payload({"call": str(call.id), "sub": str(actor.id)}, minutes=RECORDING_LINK_MINUTES, purpose="recording")

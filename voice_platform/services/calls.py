@@ -16,15 +16,15 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, update
+from sqlalchemy import Connection, DateTime, bindparam, exists, func, literal_column, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from voice_platform.errors import DomainError, NotFound
-from voice_platform.models import CallSession, CallTurn, ToolInvocation, User, VoiceAgent
+from voice_platform.models import CallSession, CallTurn, Subscription, ToolInvocation, User, VoiceAgent
 from voice_platform.models.base import aware, utcnow
 from voice_platform.models.calls import ACTIVE, COMPLETED, FAILED, OPEN_STATUSES, PENDING, PHONE, TEST
-from voice_platform.services import validation
+from voice_platform.services import billing, validation
 from voice_platform.services.agents import get_agent
 from voice_platform.services.rbac import require
 
@@ -77,20 +77,25 @@ _SESSION_COLUMNS = ("id", "organization_id", "agent_id", "kind", "provider_call_
 
 
 def _upsert_session(insert):
-    """ON CONFLICT on the CallSid: DO UPDATE (not DO NOTHING) so RETURNING gives the existing row's id on a retry."""
-    return insert.on_conflict_do_update(
-        index_elements=["provider_call_id"], set_={"provider_call_id": insert.excluded.provider_call_id}
-    ).returning(CallSession.__table__.c.id)
+    """SQLite's insert of a new session: nothing (no row returned) when the CallSid has one already."""
+    return insert.on_conflict_do_nothing(index_elements=["provider_call_id"]).returning(CallSession.__table__.c.id)
+
+
+def _session_of(session, call_sid: str):
+    return session.execute(select(CallSession.id).where(CallSession.provider_call_id == call_sid)).scalar()
 
 
 @lru_cache(maxsize=None)
 def _open_statements(dialect_name: str):
     """The statement(s) of ``open_phone_session``, built once per dialect (SQLAlchemy then finds
-    their compiled form in its cache instead of rebuilding the upsert on every call).
+    their compiled form in its cache instead of rebuilding them on every call).
 
-    PostgreSQL: ONE statement, the agent lookup as a CTE feeding an INSERT ... SELECT that
-    inserts only for an active agent, so a call costs one round trip. SQLite, which has no
-    data-modifying CTEs: the lookup, then the upsert (in-process calls, no round trips).
+    PostgreSQL: ONE statement. CTEs find the agent and an earlier session of this CallSid,
+    take a concurrency slot on the organization's subscription (an UPDATE whose WHERE holds
+    the plan's limits: the row lock makes simultaneous webhooks take slots one after the
+    other, each re-checking the limit) and insert the session only when a slot was taken.
+    SQLite, which has no data-modifying CTEs: the same steps as statements, in one transaction
+    (SQLite has one writer at a time).
     """
     columns = (VoiceAgent.id, VoiceAgent.organization_id, VoiceAgent.is_active, VoiceAgent.record_calls,
                VoiceAgent.recording_notice)
@@ -98,49 +103,92 @@ def _open_statements(dialect_name: str):
     table = CallSession.__table__
     if dialect_name != "postgresql":
         return find_agent, _upsert_session(sqlite.insert(table))
+    now = bindparam("now", type_=DateTime(timezone=True))
     agent = find_agent.cte("agent")
-    values = {name: bindparam(name, type_=table.c[name].type) for name in _SESSION_COLUMNS}
+    # Bind names that are no column's name: an UPDATE takes an execution parameter named like one
+    # of its table's columns (id, status, created_at ...) as a value to SET.
+    earlier = select(table.c.id).where(table.c.provider_call_id == bindparam("v_provider_call_id")).cte("earlier")
+    slot = (update(Subscription)
+            .where(Subscription.organization_id == agent.c.organization_id, agent.c.is_active,
+                   billing.slot_conditions(now), ~exists(select(earlier.c.id)))
+            .values(active_calls=Subscription.active_calls + 1, updated_at=now)
+            .returning(Subscription.organization_id)).cte("slot")
+    values = {name: bindparam("v_" + name, type_=table.c[name].type) for name in _SESSION_COLUMNS}
     values.update(organization_id=agent.c.organization_id, agent_id=agent.c.id)
-    opened = _upsert_session(postgresql.insert(table).from_select(
-        list(_SESSION_COLUMNS), select(*(values[name] for name in _SESSION_COLUMNS)).where(agent.c.is_active)
-    )).cte("opened")
-    return select(*agent.c, select(opened.c.id).scalar_subquery()), None
+    opened = postgresql.insert(table).from_select(
+        list(_SESSION_COLUMNS),
+        select(*(values[name] for name in _SESSION_COLUMNS)).where(agent.c.organization_id == slot.c.organization_id),
+    )
+    opened = opened.on_conflict_do_update(
+        index_elements=["provider_call_id"], set_={"provider_call_id": opened.excluded.provider_call_id}
+    ).returning(table.c.id, literal_column("(xmax = 0)").label("inserted")).cte("opened")
+    return select(
+        *agent.c,
+        func.coalesce(select(earlier.c.id).scalar_subquery(), select(opened.c.id).scalar_subquery()),
+        select(opened.c.inserted).scalar_subquery(),
+        select(func.count()).select_from(slot).scalar_subquery(),
+    ), None
 
 
 def open_phone_session(
     session: Session | Connection, *, call_sid: str, from_number: str | None, to_number: str | None
 ) -> RoutedCall:
-    """The incoming webhook: find the agent by the dialed number and open its session.
+    """The incoming webhook: find the agent by the dialed number, take a concurrency slot within
+    the plan's limits and open the call's session.
 
-    A retried CallSid gets the same session (one upsert on the unique CallSid, so
-    concurrent retries on PostgreSQL cannot make a second row). The upsert is the only
-    write, so ``session`` may also be a Core connection in autocommit mode (the webhook's).
+    A retried CallSid gets the same session and takes no second slot. On PostgreSQL the whole
+    thing is one statement, so ``session`` may be a Core connection in autocommit mode (the
+    webhook's); the statements of the rare paths (a limit reached, a lost race) are each
+    correct on their own. On SQLite ``session`` must be in a transaction.
     """
     number = _dialed_number(to_number)
     if number is None:
         return RoutedCall(session_id=None, refusal="invalid_number")
     dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
     find_agent, upsert = _open_statements(dialect.name)
-    now = utcnow()
-    values = {
-        "id": uuid.uuid4(), "kind": PHONE, "provider_call_id": call_sid, "from_number": (from_number or "")[:32] or None,
-        "to_number": number, "status": PENDING, "started_at": now, "created_at": now, "updated_at": now,
-    }
-    if upsert is None:  # PostgreSQL: lookup and upsert in one statement
-        row = session.execute(find_agent, {"number": number, **values}).first()
-    else:
-        row = session.execute(find_agent, {"number": number}).first()
-    if row is None:
-        return RoutedCall(session_id=None, refusal="unknown_number")
-    agent_id, org_id, is_active, record_calls, notice = row[:5]
-    if not is_active:
-        return RoutedCall(session_id=None, agent_id=agent_id, organization_id=org_id, refusal="inactive_agent")
-    if upsert is None:
-        session_id = row[5]
-    else:
-        session_id = session.execute(upsert, {**values, "organization_id": org_id, "agent_id": agent_id}).scalar_one()
-    return RoutedCall(session_id=session_id, agent_id=agent_id, organization_id=org_id,
-                      record_calls=bool(record_calls), recording_notice=notice)
+    for attempt in (1, 2):
+        now = utcnow()
+        values = {
+            "id": uuid.uuid4(), "kind": PHONE, "provider_call_id": call_sid,
+            "from_number": (from_number or "")[:32] or None, "to_number": number, "status": PENDING,
+            "started_at": now, "created_at": now, "updated_at": now,
+        }
+        if upsert is None:  # PostgreSQL: lookup, slot and insert in one statement
+            row = session.execute(find_agent, {"number": number, "now": now,
+                                               **{"v_" + name: value for name, value in values.items()}}).first()
+        else:
+            row = session.execute(find_agent, {"number": number}).first()
+        if row is None:
+            return RoutedCall(session_id=None, refusal="unknown_number")
+        agent_id, org_id, is_active, record_calls, notice = row[:5]
+        if not is_active:
+            return RoutedCall(session_id=None, agent_id=agent_id, organization_id=org_id, refusal="inactive_agent")
+        if upsert is None:
+            session_id, inserted, slots = row[5], row[6], row[7]
+            if slots and session_id is not None and inserted is False:
+                billing.give_back_slot(session, org_id)  # a concurrent retry of this CallSid won the insert
+        else:
+            session_id = _session_of(session, call_sid)
+            if session_id is None and session.execute(billing.take_slot_statement(org_id, now)).first() is not None:
+                # The write above holds SQLite's lock: what is read from here on is current.
+                session_id = session.execute(
+                    upsert, {**values, "organization_id": org_id, "agent_id": agent_id}).scalar()
+                if session_id is None:  # a concurrent retry of this CallSid inserted it meanwhile
+                    billing.give_back_slot(session, org_id)
+                    session_id = _session_of(session, call_sid)
+        if session_id is None:  # refused a slot, possibly while a concurrent retry of this CallSid held one
+            session_id = _session_of(session, call_sid)
+        if session_id is not None:
+            return RoutedCall(session_id=session_id, agent_id=agent_id, organization_id=org_id,
+                              record_calls=bool(record_calls), recording_notice=notice)
+        reason = billing.refusal_reason(session, org_id)
+        if attempt == 2:
+            break
+        if reason == billing.NO_SUBSCRIPTION:
+            billing.ensure_subscription(session, org_id)
+        elif reason != billing.OVER_CONCURRENCY or not billing.release_stale_sessions(session, org_id, now):
+            break
+    return RoutedCall(session_id=None, agent_id=agent_id, organization_id=org_id, refusal=reason)
 
 
 def claim_session(session: Session, session_id: uuid.UUID, *, room_name: str | None = None) -> CallSession:
@@ -178,6 +226,9 @@ def open_session_for_number(
         existing = session.exec(select(CallSession).where(CallSession.provider_call_id == call_sid)).first()
         if existing is not None:
             return claim_session(session, existing.id, room_name=room_name)
+    refusal = billing.take_slot(session, org_id)
+    if refusal is not None:
+        raise SessionRefused("The organization is at its plan's limit", reason=refusal)
     now = utcnow()
     call = CallSession(
         organization_id=org_id, agent_id=agent_id, kind=PHONE, provider_call_id=call_sid, from_number=from_number,
@@ -296,6 +347,8 @@ def finish_session(
                 updated_at=utcnow())
         .returning(CallSession.id)
     ).first()
+    if changed is not None and call.kind == PHONE:
+        billing.call_ended(session, call, duration_seconds=duration)
     return changed is not None
 
 

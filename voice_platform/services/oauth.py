@@ -28,8 +28,9 @@ from sqlmodel import Session, select
 from voice_platform.errors import DomainError, IntegrationNotConfigured, InvalidOAuthState, NotFound, ValidationFailed
 from voice_platform.models import OAuthState, PlatformTool, User, VoiceAgent
 from voice_platform.security import TokenInvalid, decrypt_text, encrypt_text, sign_payload, verify_signed_payload
+from voice_platform.services import audit
 from voice_platform.services import tools as tool_service
-from voice_platform.services.rbac import require
+from voice_platform.services.rbac import refuse_api_key, require
 from voice_platform.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def start_authorization(session: Session, actor: User, agent_id: uuid.UUID, tool
     if agent is None:
         raise NotFound(tool_service.AGENT_NOT_FOUND)
     require(session, actor, "tool:configure", agent.organization_id, not_found=tool_service.AGENT_NOT_FOUND)
+    refuse_api_key(actor, "connect Google accounts; an admin connects them in the dashboard")
     tool = _google_tool(session, tool_name)
     settings = get_settings()
     if not settings.google_oauth_configured:
@@ -155,6 +157,7 @@ def complete_authorization(session: Session, state: str | None, code: str | None
     InvalidOAuthState: nothing may happen (the API answers 400 and rolls back).
     OAuthProviderError: the state is burned (the caller commits), no token stored.
     """
+    refuse_api_key(actor, "connect Google accounts; an admin connects them in the dashboard")
     row, _claims = consume_state(session, state, actor=actor)
     agent = session.get(VoiceAgent, row.agent_id)
     if agent is None or not actor.is_active:
@@ -170,6 +173,9 @@ def complete_authorization(session: Session, state: str | None, code: str | None
         raise OAuthProviderError("Google did not return an authorization code.")
     tokens, account = _exchange(list(tool.auth_config.get("scopes", [])), state or "", row, code)
     agent_tool = tool_service.store_oauth_tokens(session, agent.id, tool, tokens, account)
+    audit.record(session, actor, agent.organization_id, "tool.account_connected", target_type="agent_tool",
+                 target_id=agent_tool.id, summary=f"Connected {account or 'a Google account'} ({tool.name} on agent {agent.name!r})",
+                 after={"connected_account": account})
     return ConnectedAccount(agent.id, tool.name, account, agent_tool.id)
 
 

@@ -35,7 +35,7 @@ from voice_platform.errors import Conflict, NotFound, ValidationFailed
 from voice_platform.models import PhoneNumber, User, VoiceAgent
 from voice_platform.models.base import utcnow
 from voice_platform.models.numbers import MANUAL, TWILIO
-from voice_platform.services import validation
+from voice_platform.services import audit, validation
 from voice_platform.services.rbac import require
 from voice_platform.services.validation import insert_for
 
@@ -233,11 +233,14 @@ def buy(session: Session, actor: User, org_id: uuid.UUID, phone_number: object) 
     twilio = _twilio()
     owned = twilio.buy(e164)
     try:
-        return _save(session, PhoneNumber(organization_id=org_id, e164=owned.e164, source=TWILIO,
-                                          provider_sid=owned.sid, friendly_name=owned.friendly_name[:64] or None))
+        number = _save(session, PhoneNumber(organization_id=org_id, e164=owned.e164, source=TWILIO,
+                                            provider_sid=owned.sid, friendly_name=owned.friendly_name[:64] or None))
     except Conflict:
         twilio.release(owned.sid)  # bought for nobody: give it back rather than pay for it
         raise
+    audit.record(session, actor, org_id, "number.bought", target_type="phone_number", target_id=number.id,
+                 summary=f"Bought {number.e164} from Twilio", after={"phone_number": number.e164, "source": TWILIO})
+    return number
 
 
 def importable(session: Session, actor: User, org_id: uuid.UUID):
@@ -271,9 +274,14 @@ def import_number(session: Session, actor: User, org_id: uuid.UUID, *, phone_num
     if row is not None and row.source == TWILIO and row.provider_sid == owned.sid:
         raise Conflict(ALREADY_OURS, field="phone_number")
     owned = twilio.point_at_us(owned.sid)
+    before = {"source": row.source} if row is not None else None
     row = row or PhoneNumber(organization_id=org_id, e164=owned.e164)
     row.source, row.provider_sid, row.friendly_name = TWILIO, owned.sid, owned.friendly_name[:64] or None
-    return _save(session, row)
+    number = _save(session, row)
+    audit.record(session, actor, org_id, "number.imported", target_type="phone_number", target_id=number.id,
+                 summary=f"Imported {number.e164} from the Twilio account", before=before,
+                 after={"phone_number": number.e164, "source": TWILIO})
+    return number
 
 
 # --- assignment and release --------------------------------------------------------------
@@ -291,8 +299,15 @@ def assign(session: Session, actor: User, number_id: uuid.UUID, agent_id: uuid.U
         raise NotFound(agent_service.NOT_FOUND, field="agent_id")
     previous = _holder(session, number.e164)
     if previous is not None and previous.id != agent.id:
-        agent_service.update_agent(session, actor, previous.id, {"phone_number": None})
-    return agent_service.update_agent(session, actor, agent.id, {"phone_number": number.e164})
+        agent_service.update_agent(session, actor, previous.id, {"phone_number": None}, audited=False)
+    had = agent.phone_number
+    updated = agent_service.update_agent(session, actor, agent.id, {"phone_number": number.e164}, audited=False)
+    if previous is None or previous.id != agent.id:
+        audit.record(session, actor, number.organization_id, "number.assigned", target_type="phone_number",
+                     target_id=number.id, summary=f"{number.e164} now reaches agent {agent.name!r}",
+                     before={"agent": previous.name if previous else None, "agent_id": str(previous.id) if previous else None},
+                     after={"agent": agent.name, "agent_id": str(agent.id), "agent_previous_number": had})
+    return updated
 
 
 def unassign(session: Session, actor: User, number_id: uuid.UUID) -> None:
@@ -302,7 +317,10 @@ def unassign(session: Session, actor: User, number_id: uuid.UUID) -> None:
     number = get_number(session, actor, number_id)
     holder = _holder(session, number.e164)
     if holder is not None:
-        agent_service.update_agent(session, actor, holder.id, {"phone_number": None})
+        agent_service.update_agent(session, actor, holder.id, {"phone_number": None}, audited=False)
+        audit.record(session, actor, number.organization_id, "number.unassigned", target_type="phone_number",
+                     target_id=number.id, summary=f"{number.e164} no longer reaches agent {holder.name!r}",
+                     before={"agent": holder.name, "agent_id": str(holder.id)}, after={"agent": None, "agent_id": None})
 
 
 def release(session: Session, actor: User, number_id: uuid.UUID) -> None:
@@ -320,6 +338,10 @@ def release(session: Session, actor: User, number_id: uuid.UUID) -> None:
         session.flush()
     session.delete(number)
     session.flush()
+    audit.record(session, actor, number.organization_id, "number.released", target_type="phone_number",
+                 target_id=number.id, summary=f"Released {number.e164}",
+                 before={"phone_number": number.e164, "source": number.source,
+                         "agent": holder.name if holder is not None else None})
     if number.source == TWILIO and number.provider_sid:
         _twilio().release(number.provider_sid)
     _sync_trunk_after_commit(session)

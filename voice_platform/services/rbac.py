@@ -45,8 +45,30 @@ ROLE_PERMISSIONS: dict[str, tuple[int, str, list[str]]] = {
 ASSIGNABLE_ROLES = (ORG_ADMIN, MEMBER)
 
 
+def api_key_of(actor: object) -> uuid.UUID | None:
+    """The API key behind the actor (``services.api_keys.ApiKeyActor``), None for a signed-in user."""
+    return getattr(actor, "api_key_id", None)
+
+
+def refuse_api_key(actor: object, what: str, org_id: uuid.UUID | None = None, *, not_found: str = "Organization not found") -> None:
+    """Keys act for an organization, never as a person: "API keys cannot <what>" (403).
+
+    With ``org_id``, a key of another organization gets NotFound first, as everywhere else.
+    """
+    if api_key_of(actor) is None:
+        return
+    if org_id is not None and getattr(actor, "organization_id", None) != org_id:
+        raise NotFound(not_found)
+    raise PermissionDenied(f"API keys cannot {what}")
+
+
 def role_of(session: Session, actor: User, org_id: uuid.UUID) -> str | None:
-    """The actor's role name in the organization, or None when not a member."""
+    """The actor's role name in the organization, or None when not a member.
+
+    An API key is a member of its own organization with the key's role, a stranger elsewhere.
+    """
+    if api_key_of(actor) is not None:
+        return actor.role if actor.organization_id == org_id else None  # type: ignore[attr-defined]
     if actor.is_platform_admin:
         return PLATFORM_ADMIN
     row = session.exec(
@@ -58,6 +80,16 @@ def role_of(session: Session, actor: User, org_id: uuid.UUID) -> str | None:
 
 
 def permissions_of(session: Session, actor: User, org_id: uuid.UUID) -> set[str]:
+    if api_key_of(actor) is not None:
+        role = role_of(session, actor, org_id)
+        if role is None:
+            return set()
+        return set(session.exec(
+            select(Permission.name)
+            .join(RolePermission, RolePermission.permission_id == Permission.id)
+            .join(Role, Role.id == RolePermission.role_id)
+            .where(Role.name == role)
+        ).all())
     if actor.is_platform_admin:
         return set(PERMISSIONS)
     rows = session.exec(

@@ -5,6 +5,7 @@ organization (another tenant's ids are NotFound). Function names come from the
 catalogue row's ``tool_functions_schema`` (synced from code), never from livekit.
 Secrets are write-only: they go into the encrypted ``sensitive_config`` and views
 only say which are set. Services never commit; the caller's scope does.
+Every write is recorded in the audit log, a secret only as "changed".
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlmodel import Session, select
 from voice_platform.errors import Conflict, NotFound, ValidationFailed
 from voice_platform.models import AgentTool, PlatformTool, User, VoiceAgent
 from voice_platform.security import decrypt_json, encrypt_json
+from voice_platform.services import audit
 from voice_platform.services.rbac import permissions_of, require
 from voice_platform.services.tool_config import FunctionView, clean_config, function_names, function_views
 from voice_platform.settings import get_settings
@@ -179,6 +181,40 @@ def get_agent_tool(session: Session, actor: User, agent_tool_id: uuid.UUID) -> A
 
 
 # -- writes ----------------------------------------------------------------------------
+def _audit_state(agent_tool: AgentTool, tool: PlatformTool) -> tuple[dict[str, Any], list[str]]:
+    """The attachment as the audit log compares it: flat ``config.<key>`` entries, secrets by value
+    (``audit.record`` turns each into "changed"; their values never reach the log)."""
+    secret_fields = list(tool.secret_fields or [])
+    secrets = decrypt_json(agent_tool.sensitive_config)
+    state: dict[str, Any] = {"is_enabled": agent_tool.is_enabled,
+                             "unselected_functions": list(agent_tool.unselected_functions or [])}
+    for key, value in sorted((agent_tool.config or {}).items()):
+        if key not in secret_fields:
+            state[f"config.{key}"] = value
+    for key in secret_fields:
+        state[f"config.{key}"] = secrets.get(key)
+    return state, [f"config.{key}" for key in secret_fields]
+
+
+def _record(session: Session, actor: User, agent_tool: AgentTool, tool: PlatformTool, action: str, summary: str,
+            *, before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+            secret_fields: list[str] | None = None) -> None:
+    agent = session.get(VoiceAgent, agent_tool.agent_id)
+    assert agent is not None  # the attachment was just found through it
+    audit.record(session, actor, agent.organization_id, action, target_type="agent_tool", target_id=agent_tool.id,
+                 summary=f"{summary} ({tool.name} on agent {agent.name!r})", before=before, after=after,
+                 secret_fields=secret_fields or ())
+
+
+def _record_changes(session: Session, actor: User, agent_tool: AgentTool, tool: PlatformTool, action: str,
+                    summary: str, before: dict[str, Any]) -> None:
+    """One entry with the keys that changed, none when nothing did."""
+    after, secret_fields = _audit_state(agent_tool, tool)
+    old, new = audit.diff(before, after)
+    if new:
+        _record(session, actor, agent_tool, tool, action, summary, before=old, after=new, secret_fields=secret_fields)
+
+
 def _apply(agent_tool: AgentTool, tool: PlatformTool, changes: dict[str, Any]) -> None:
     """Validate and apply config / is_enabled / unselected_functions; always drop stale names."""
     unknown = set(changes) - {"config", "is_enabled", "unselected_functions"}
@@ -226,6 +262,8 @@ def attach_tool(
         session.flush()
     except IntegrityError as exc:  # a concurrent attach won
         raise Conflict(f"{tool.name} is already attached to this agent", field="tool_id") from exc
+    after, secret_fields = _audit_state(agent_tool, tool)
+    _record(session, actor, agent_tool, tool, "tool.attached", "Attached", after=after, secret_fields=secret_fields)
     return agent_tool_view(agent_tool, tool)
 
 
@@ -233,9 +271,11 @@ def update_agent_tool(session: Session, actor: User, agent_tool_id: uuid.UUID, c
     """Partial update: only keys present (and not None) change. Config keys for secrets:
     a value replaces the stored one, ``None``/"" clears it, absence keeps it."""
     agent_tool, tool = _attachment(session, actor, agent_tool_id, "tool:configure")
+    before, _secret_fields = _audit_state(agent_tool, tool)
     _apply(agent_tool, tool, changes)
     session.add(agent_tool)
     session.flush()
+    _record_changes(session, actor, agent_tool, tool, "tool.configured", "Changed the settings", before)
     return agent_tool_view(agent_tool, tool)
 
 
@@ -248,17 +288,27 @@ def set_function_enabled(
     if function_name not in known:
         raise ValidationFailed(f"{tool.name} has no function named {function_name!r}", field="unselected_functions")
     current = [n for n in agent_tool.unselected_functions or [] if n in known and n != function_name]
+    was_enabled = function_name not in (agent_tool.unselected_functions or [])
     _apply(agent_tool, tool, {"unselected_functions": current if enabled else current + [function_name]})
     session.add(agent_tool)
     session.flush()
+    if was_enabled != enabled:
+        _record(session, actor, agent_tool, tool, "tool.function_switched",
+                f"Switched {function_name} {'on' if enabled else 'off'}",
+                before={"function": function_name, "enabled": was_enabled},
+                after={"function": function_name, "enabled": enabled})
     return agent_tool_view(agent_tool, tool)
 
 
 def detach_tool(session: Session, actor: User, agent_tool_id: uuid.UUID) -> dict[str, Any] | None:
     """Delete the attachment and its encrypted secrets; returns the OAuth tokens it held so the
     caller revokes them at the provider (a detached tool must not keep a live grant)."""
-    agent_tool, _tool_row = _attachment(session, actor, agent_tool_id, "tool:configure")
+    agent_tool, tool = _attachment(session, actor, agent_tool_id, "tool:configure")
     removed = decrypt_json(agent_tool.sensitive_config).get(OAUTH_KEY)
+    before, secret_fields = _audit_state(agent_tool, tool)
+    if agent_tool.connected_account:
+        before["connected_account"] = agent_tool.connected_account
+    _record(session, actor, agent_tool, tool, "tool.detached", "Detached", before=before, secret_fields=secret_fields)
     session.delete(agent_tool)
     session.flush()
     return removed
@@ -269,10 +319,15 @@ def disconnect(session: Session, actor: User, agent_tool_id: uuid.UUID) -> tuple
     agent_tool, tool = _attachment(session, actor, agent_tool_id, "tool:configure")
     secrets = decrypt_json(agent_tool.sensitive_config)
     removed = secrets.pop(OAUTH_KEY, None)
+    account = agent_tool.connected_account
     agent_tool.sensitive_config = encrypt_json(secrets) if secrets else None
     agent_tool.connected_account = None
     session.add(agent_tool)
     session.flush()
+    if removed is not None or account is not None:
+        _record(session, actor, agent_tool, tool, "tool.account_disconnected",
+                f"Disconnected {account or 'the connected account'}",
+                before={"connected_account": account}, after={"connected_account": None})
     return agent_tool_view(agent_tool, tool), removed
 
 

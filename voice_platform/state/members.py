@@ -24,6 +24,8 @@ class MembersState(AuthState):
     invites: list[dict[str, str]] = []
     invite_role: str = "member"
     invite_link: str = ""
+    invite_mailed_to: str = ""  # set when the link was e-mailed to the invitee
+    invite_warning: str = ""  # why the e-mail could not be sent (the link is shown to share by hand)
     invite_errors: dict[str, str] = {}
     invite_key: int = 0
 
@@ -85,8 +87,8 @@ class MembersState(AuthState):
 
     @rx.event
     def invite(self, form: dict):
-        """A link for someone who may not have an account yet (no mail is sent: the admin shares it)."""
-        self.invite_errors, self.invite_link = {}, ""
+        """A link for someone who may not have an account yet: e-mailed when SMTP is set up, shown either way."""
+        self.invite_errors, self.invite_link, self.invite_mailed_to, self.invite_warning = {}, "", "", ""
         try:
             with session_scope() as session:
                 user = self._current_user(session)
@@ -100,6 +102,14 @@ class MembersState(AuthState):
             self.invite_errors = {{"email": "invite_email", "role": "invite_role"}.get(exc.field or "", exc.field or ""): exc.message}
             return rx.toast.error(exc.message)
         self.invite_link, self.invite_key = made.link, self.invite_key + 1
+        # after the scope above committed: the link in the e-mail works by the time it arrives
+        sent = invitation_service.send_invitation_mail(made)
+        if sent.mailed:
+            self.invite_mailed_to = made.invitation.email
+            return rx.toast.success(f"Invitation e-mailed to {made.invitation.email}")
+        if sent.warning:
+            self.invite_warning = sent.warning
+            return rx.toast.warning(f"Invitation for {made.invitation.email} created, but the e-mail was not sent")
         return rx.toast.success(f"Invitation for {made.invitation.email} created: copy the link and send it")
 
     @rx.event

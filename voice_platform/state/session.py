@@ -9,6 +9,7 @@ import reflex as rx
 from voice_platform.db import session_scope
 from voice_platform.errors import DomainError
 from voice_platform.services import auth as auth_service
+from voice_platform.services import password_reset
 from voice_platform.state.auth import AGENTS_ROUTE, HOME_ROUTE, AuthState
 
 
@@ -27,6 +28,9 @@ class SessionFormState(AuthState):
 
     errors: dict[str, str] = {}
     submitting: bool = False
+    # /signin offers "Forgot password?" only when this installation sends e-mail (SMTP settings).
+    reset_available: bool = False
+    reset_checked: bool = False
 
     def _next_path(self) -> str:
         return _safe_next(self.router.url.query_parameters.get("next"))
@@ -36,6 +40,7 @@ class SessionFormState(AuthState):
         """on_load of /signin and /signup: a valid session goes straight to the dashboard."""
         self.errors = {}
         self.submitting = False
+        self.reset_available, self.reset_checked = password_reset.available(), True
         if not self.token:
             return None
         try:

@@ -23,11 +23,14 @@ NOT_IN_SERVICE = "Sorry, this number is not in service. Goodbye."
 UNAVAILABLE = "Sorry, this line is not taking calls right now. Goodbye."
 TECHNICAL_PROBLEM = "Sorry, we are having technical difficulties. Please call again later. Goodbye."
 APOLOGY = "Sorry, we could not connect your call. Please call again later. Goodbye."
+ALL_LINES_BUSY = "Sorry, all our lines are busy right now. Please call again in a few minutes. Goodbye."
 
 SPOKEN_REFUSALS = {
     "invalid_number": NOT_IN_SERVICE,
     "unknown_number": NOT_IN_SERVICE,
     "inactive_agent": UNAVAILABLE,
+    "over_concurrency": ALL_LINES_BUSY,  # services.billing: the plan's concurrent calls are all in use
+    "minutes_exhausted": UNAVAILABLE,  # the plan's minute cap for this period is reached
 }
 
 
