@@ -63,7 +63,7 @@ SETTINGS_ENV = {
     "LIVEKIT_SIP_PASSWORD": "bench-password",
     "SECRET_KEY": "bench-secret-key-" + "x" * 40,
     "ENVIRONMENT": "development",
-    "OTEL_ENABLED": "false",
+    "OTEL_SDK_DISABLED": "true",
 }
 
 _LUA = r"""

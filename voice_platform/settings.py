@@ -105,9 +105,18 @@ class Settings(BaseSettings):
     google_certs_uri: str = "https://www.googleapis.com/oauth2/v1/certs"
     google_calendar_api_endpoint: str | None = None
 
-    otel_enabled: bool = False
-    otel_service_name: str = "voice-platform"
-    otel_exporter_otlp_endpoint: str = "http://127.0.0.1:4318"
+    # OpenTelemetry, by the specification's own variable names (voice_platform/telemetry.py).
+    # Nothing is exported unless an endpoint or an exporter is named.
+    otel_sdk_disabled: bool = False
+    otel_service_name: str | None = None  # default voice-platform-web / voice-platform-worker
+    otel_exporter_otlp_endpoint: str | None = None  # e.g. http://otel-collector:4318
+    otel_exporter_otlp_protocol: Literal["http/protobuf", "grpc"] = "http/protobuf"
+    otel_exporter_otlp_headers: str | None = None  # key=value,key2=value2 (e.g. api-key=...)
+    otel_exporter_otlp_timeout: int = Field(default=5000, ge=100, le=60000)  # milliseconds
+    otel_traces_exporter: str | None = None  # otlp | console | none
+    otel_metrics_exporter: str | None = None
+    otel_logs_exporter: str | None = None
+    otel_metric_export_interval: int = Field(default=60000, ge=1000)  # milliseconds
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> "Settings":

@@ -14,8 +14,20 @@ def on_startup() -> None:
     if _done:
         return
     _done = True
+    _start_telemetry()
     _sync_tool_registry()
     log.info("backend started")
+
+
+def _start_telemetry() -> None:
+    """OpenTelemetry for the web process, when configured; a bad setting is logged, never fatal."""
+    from voice_platform import telemetry
+
+    telemetry.install_log_ids()
+    try:
+        telemetry.setup("web")
+    except Exception:
+        log.exception("telemetry could not start; running without it")
 
 
 def _sync_tool_registry() -> None:

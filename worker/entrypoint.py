@@ -30,6 +30,7 @@ from livekit.agents.voice import SpeechHandle
 from livekit.agents.voice import room_io
 from livekit.plugins.google.realtime import RealtimeModel  # plugins register on the main thread: import here
 
+from voice_platform import telemetry
 from voice_platform.models.base import aware, utcnow
 from voice_platform.settings import get_settings
 from voice_platform.tools.implementations.call_control import CallControl, unavailable_functions
@@ -95,6 +96,17 @@ async def answer(ctx: JobContext, *, build: Callable[[uuid.UUID], Conversation] 
 async def run_call(
     ctx: JobContext, call: CallIdentity, participant, received: float, build: Callable[[uuid.UUID], Conversation] | None,
 ) -> None:
+    with telemetry.continue_trace(call.trace_context, "call.worker_job", **{
+            "call.session_id": str(call.session_id), "call.agent_id": str(call.agent_id),
+            "call.source": call.source}) as span:
+        reason = await _run_call(ctx, call, participant, received, build)
+        span.set_attribute("call.end_reason", reason)
+    telemetry.instruments().calls_ended.add(1, {"end_reason": reason})
+
+
+async def _run_call(
+    ctx: JobContext, call: CallIdentity, participant, received: float, build: Callable[[uuid.UUID], Conversation] | None,
+) -> str:
     if build is None:
         from voice_platform.runtime.agent import build_conversation as build
 
@@ -120,6 +132,7 @@ async def run_call(
         else:
             if greeted is not None:
                 await _record_setup(call, received, ready, greeted)
+                telemetry.instruments().calls_started.add(1, {"source": call.source})
             event = await closed
             reason, error = ending.end_reason(event.reason, event.error)
     except Exception as exc:  # noqa: BLE001 - whatever broke, the caller is hung up and the session failed
@@ -137,6 +150,7 @@ async def run_call(
     if await ending.finish(call.session_id, reason, error):
         log.info("call %s ended: %s", call.session_id, reason)
     await ending.hang_up(ctx, reason=reason)
+    return reason
 
 
 async def _attach_call_control(conversation: Conversation, call: CallIdentity) -> None:
@@ -210,6 +224,9 @@ async def _record_setup(call: CallIdentity, received: float, ready: float, greet
     started = aware(call.started_at)
     total_ms = (utcnow() - started).total_seconds() * 1000 if started else None
     # total - ours - model = Twilio's and LiveKit's part (webhook answered -> job dispatched)
+    if total_ms is not None:
+        telemetry.instruments().call_setup.record(total_ms, {"part": "total"})
+    telemetry.instruments().call_setup.record(ours_ms, {"part": "ours"})
     log.info("call %s answered: ours %.0f ms, model %.0f ms, since the webhook %s ms", call.session_id, ours_ms,
              model_ms, f"{total_ms:.0f}" if total_ms is not None else "?")
 

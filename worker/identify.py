@@ -86,6 +86,7 @@ class CallIdentity:
     from_number: str | None
     started_at: datetime | None  # when the webhook (or we) opened the session: setup time starts here
     transfer_number: str | None = None  # the agent's, for transfer_call (offered only when set)
+    trace_context: str | None = None  # the webhook's traceparent: this call's spans join its trace
 
     @property
     def twilio_call_sid(self) -> str | None:
@@ -253,7 +254,7 @@ def _identity(session: Session, call, source: str) -> CallIdentity:
     return CallIdentity(
         session_id=call.id, agent_id=call.agent_id, organization_id=call.organization_id, source=source,
         provider_call_id=call.provider_call_id, from_number=call.from_number, started_at=call.started_at,
-        transfer_number=agent.transfer_number if agent is not None else None,
+        transfer_number=agent.transfer_number if agent is not None else None, trace_context=call.trace_context,
     )
 
 

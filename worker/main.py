@@ -44,6 +44,13 @@ def prewarm(proc) -> None:
     from voice_platform.db import get_engine
     from voice_platform.tools.registry import default_registry
     import worker.entrypoint  # noqa: F401  (imports the runtime and the Gemini plugin)
+    from voice_platform import telemetry
+
+    telemetry.install_log_ids()
+    try:
+        telemetry.setup("worker")  # one per job process; LiveKit's spans join it
+    except Exception:  # noqa: BLE001 - a bad OTEL_* setting never stops calls
+        log.exception("telemetry could not start; calls go on without it")
 
     for name in default_registry.tool_classes():
         default_registry.function_schemas(name)

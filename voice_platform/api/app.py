@@ -40,6 +40,11 @@ def create_app() -> FastAPI:
         version="1.0.0",
         description="Organizations, voice agents and their tools. Authenticate with a bearer token from /api/v1/auth/signin.",
         lifespan=_lifespan,
+        # FastAPI's own OpenTelemetry: a server span per request (and request metrics) through
+        # the global providers voice_platform.telemetry installs; a no-op while telemetry is off.
+        # No operation spans (the webhook's hot path) and no exception logs (a validation
+        # failure's message quotes the input, which may be a password).
+        telemetry={"operation_spans": False, "logs": False},
     )
     install_error_handlers(app)
     app.include_router(build_router())

@@ -53,6 +53,7 @@ class ToolInvocationOut(BaseModel):
 class CallDetailOut(CallOut):
     error: str | None
     setup_ours_ms: float | None
+    trace_id: str | None = None
     setup_model_ms: float | None
     recording_url: str | None
     recording_duration_seconds: float | None
@@ -86,6 +87,7 @@ def get_call(call_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Call
     return CallDetailOut(
         **CallOut.model_validate(detail.summary).model_dump(),
         error=detail.error, setup_ours_ms=detail.setup_ours_ms, setup_model_ms=detail.setup_model_ms,
+        trace_id=detail.trace_id,
         recording_url=detail.recording_url, recording_duration_seconds=detail.recording_duration_seconds,
         provider_call_id=detail.provider_call_id,
         turns=[TurnOut(**t) for t in detail.turns],

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated
@@ -28,6 +29,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from voice_platform import telemetry
 from voice_platform.db import get_engine, session_scope
 from voice_platform.errors import PermissionDenied
 from voice_platform.security import validate_twilio_signature
@@ -73,27 +75,31 @@ async def _bounded(work, *args):
     return await asyncio.wait_for(asyncio.to_thread(work, *args), DB_TIMEOUT_SECONDS)
 
 
-def _route(call_sid: str, from_number: str | None, to_number: str | None) -> calls.RoutedCall:
+def _route(call_sid: str, from_number: str | None, to_number: str | None,
+           trace_context: str | None = None) -> calls.RoutedCall:
     """One call on a Core connection. PostgreSQL: autocommit, since the call is one statement
     that commits by itself (no BEGIN, no COMMIT round trips, no ORM unit of work). SQLite: a
     transaction around its few statements."""
     engine = get_engine()
     if engine.dialect.name != "postgresql":
         with engine.begin() as conn:
-            return calls.open_phone_session(conn, call_sid=call_sid, from_number=from_number, to_number=to_number)
+            return calls.open_phone_session(conn, call_sid=call_sid, from_number=from_number, to_number=to_number,
+                                            trace_context=trace_context)
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
-        return calls.open_phone_session(conn, call_sid=call_sid, from_number=from_number, to_number=to_number)
+        return calls.open_phone_session(conn, call_sid=call_sid, from_number=from_number, to_number=to_number,
+                                        trace_context=trace_context)
 
 
-def _route_together(waiting: list[tuple[str, str | None, str | None]]) -> list[calls.RoutedCall | Exception]:
+def _route_together(waiting: list[tuple[str, str | None, str | None, str | None]]) -> list[calls.RoutedCall | Exception]:
     """Several calls in one transaction, so one commit (one WAL sync) serves them all. A call
     alone, or every call of a batch that failed, on its own: one call's failure is never another's."""
     if len(waiting) > 1:
         try:
             with get_engine().begin() as conn:
-                return [calls.open_phone_session(conn, call_sid=sid, from_number=caller, to_number=dialed)
-                        for sid, caller, dialed in waiting]
+                return [calls.open_phone_session(conn, call_sid=sid, from_number=caller, to_number=dialed,
+                                                 trace_context=context)
+                        for sid, caller, dialed, context in waiting]
         except Exception:  # noqa: BLE001 - retried one by one below
             pass
     results: list[calls.RoutedCall | Exception] = []
@@ -119,11 +125,11 @@ class _SessionWriter:
 
     def __init__(self, threads: int = 1) -> None:
         self._lock = threading.Lock()
-        self._waiting: list[tuple[tuple[str, str | None, str | None], asyncio.Future]] = []
+        self._waiting: list[tuple[tuple[str, str | None, str | None, str | None], asyncio.Future]] = []
         self._writing, self._most = 0, threads
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="incoming-call")
 
-    def submit(self, call: tuple[str, str | None, str | None]) -> asyncio.Future:
+    def submit(self, call: tuple[str, str | None, str | None, str | None]) -> asyncio.Future:
         future = asyncio.get_running_loop().create_future()
         with self._lock:
             self._waiting.append((call, future))
@@ -150,7 +156,7 @@ class _SessionWriter:
                 self._writing -= 1
             raise
 
-    def _take(self) -> list[tuple[tuple[str, str | None, str | None], asyncio.Future]]:
+    def _take(self) -> list[tuple[tuple[str, str | None, str | None, str | None], asyncio.Future]]:
         """The calls still waited for; none: this thread stops (decided under the lock, so a call
         submitted meanwhile either is taken here or starts a thread)."""
         with self._lock:
@@ -179,10 +185,11 @@ def _expire(future: asyncio.Future) -> None:
         future.set_exception(TimeoutError(f"no session within {DB_TIMEOUT_SECONDS} s"))
 
 
-async def _open_session(call_sid: str, from_number: str | None, to_number: str | None) -> calls.RoutedCall:
+async def _open_session(call_sid: str, from_number: str | None, to_number: str | None,
+                        trace_context: str | None) -> calls.RoutedCall:
     """The call's session, or TimeoutError after ``DB_TIMEOUT_SECONDS`` (one timer on the writer's
     own future: what ``asyncio.wait_for`` does with two more futures and callbacks)."""
-    future = _writer.submit((call_sid, from_number, to_number))
+    future = _writer.submit((call_sid, from_number, to_number, trace_context))
     timer = asyncio.get_running_loop().call_later(DB_TIMEOUT_SECONDS, _expire, future)
     try:
         return await future
@@ -216,31 +223,65 @@ def _current() -> _Answering:
 async def incoming(request: Request) -> Response:
     """Twilio's voice URL: the caller is ringing. The signature check, one bounded wait for the
     session writer, the TwiML. Every call goes through here, so it is a plain Starlette endpoint
-    (no dependency resolution) and what it derives from the settings is computed once."""
+    (no dependency resolution) and what it derives from the settings is computed once.
+
+    With telemetry on, the request's span (api.tracing) gets two children, the signature check
+    and the session (agent lookup, concurrency slot and insert: one statement on PostgreSQL), and
+    the session row keeps the trace's context so the worker's spans join this trace."""
+    if telemetry.installed() is None:
+        return await _incoming(request, None)
+    started = time.perf_counter()
+    response = await _incoming(request, telemetry.tracer())
+    telemetry.instruments().webhook_latency.record(telemetry.elapsed_ms(started),
+                                                   {"result": response.headers.get("x-vp-result", "")})
+    del response.headers["x-vp-result"]
+    return response
+
+
+def _answer(document: str, result: str, traced: bool) -> Response:
+    response = _xml(document)
+    if traced:
+        response.headers["x-vp-result"] = result
+    return response
+
+
+async def _incoming(request: Request, tracer) -> Response:
     answering = _current()
     settings = answering.settings
-    form = await _verified_form(request, answering.incoming_url)
+    traced = tracer is not None
+    if traced:
+        with tracer.start_as_current_span("twilio.verify_signature"):
+            form = await _verified_form(request, answering.incoming_url)
+    else:
+        form = await _verified_form(request, answering.incoming_url)
     call_sid = form.get("CallSid", "")
     if not call_sid or len(call_sid) > 64:
-        return _xml(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM))
+        return _answer(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM), "bad_request", traced)
     if not settings.livekit_sip_domain:
         log.error("call %s refused: LIVEKIT_SIP_DOMAIN is not set", call_sid)
-        return _xml(twiml.say_and_hang_up(twiml.UNAVAILABLE))
+        return _answer(twiml.say_and_hang_up(twiml.UNAVAILABLE), "unconfigured", traced)
     to_number = form.get("To")
     try:
-        routed = await _open_session(call_sid, form.get("From"), to_number)
+        if traced:
+            with tracer.start_as_current_span("calls.open_session") as span:
+                routed = await _open_session(call_sid, form.get("From"), to_number, telemetry.current_traceparent())
+                span.set_attribute("call.refusal", routed.refusal or "")
+                span.set_attribute("call.to", telemetry.mask_number(to_number))
+        else:
+            routed = await _open_session(call_sid, form.get("From"), to_number, None)
     except Exception as exc:  # noqa: BLE001 - database down or hanging: the caller still hears a sentence
-        log.error("call %s: could not open its session (%s)", call_sid, exc.__class__.__name__, exc_info=True)
-        return _xml(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM))
+        log.error("call %s: could not open its session (%s)", call_sid, exc.__class__.__name__)
+        return _answer(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM), "error", traced)
     if routed.session_id is None:
-        log.info("call %s to %r refused: %s", call_sid, to_number, routed.refusal)
-        return _xml(twiml.say_and_hang_up(twiml.SPOKEN_REFUSALS.get(routed.refusal, twiml.UNAVAILABLE)))
-    return _xml(twiml.dial_sip(
+        log.info("call %s to %s refused: %s", call_sid, telemetry.mask_number(to_number), routed.refusal)
+        return _answer(twiml.say_and_hang_up(twiml.SPOKEN_REFUSALS.get(routed.refusal, twiml.UNAVAILABLE)),
+                       routed.refusal or "refused", traced)
+    return _answer(twiml.dial_sip(
         uri=twiml.sip_uri(to_number or "", settings.livekit_sip_domain, str(routed.session_id)),
         username=settings.livekit_sip_username, password=settings.livekit_sip_password,
         action_url=answering.dial_status_url, record=routed.record_calls,
         recording_callback_url=answering.recording_url, notice=routed.recording_notice,
-    ))
+    ), "dialed", traced)
 
 
 # add_route, unlike add_api_route, does not prepend the router's prefix.

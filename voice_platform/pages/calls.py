@@ -146,6 +146,7 @@ def detail_page() -> rx.Component:
                     rx.card(rx.grid(
                         fact("Agent", c["agent"]), fact("Dialed", c["to"]), fact("Duration", c["duration"]),
                         fact("Ended", c["end_reason"]), fact("Setup time", c["setup"]), fact("Kind", c["kind"]),
+                        fact("Trace id", c["trace_id"]),
                         columns=rx.breakpoints(initial="2", md="3"), spacing="4", width="100%"), width="100%"),
                     rx.cond(c["error"] != "", error_callout(c["error"])),
                     rx.cond(c["recording_url"] != "",

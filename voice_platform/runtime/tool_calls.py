@@ -28,6 +28,8 @@ from livekit.agents import RunContext
 from livekit.agents.llm import FunctionTool, RawFunctionTool, StopResponse, ToolError, function_tool
 from livekit.agents.llm.utils import prepare_function_arguments
 
+from voice_platform import telemetry
+
 log = logging.getLogger(__name__)
 
 RESULT_LIMIT = 4000  # characters of a result kept in the record (the model gets all of it)
@@ -83,6 +85,12 @@ def guard(
     }
 
     async def call(raw_arguments: dict[str, object], context: RunContext) -> Any:
+        with telemetry.tracer().start_as_current_span(
+                "tool.call", attributes={"tool.name": owner.tool_name, "tool.function": name},
+                record_exception=False) as span:
+            return await _call(raw_arguments, context, span)
+
+    async def _call(raw_arguments: dict[str, object], context: RunContext, span) -> Any:
         started = time.perf_counter()
         result: Any = None
         error: str | None = None
@@ -102,6 +110,13 @@ def guard(
             log.warning("tool %s raised %s", name, exc.__class__.__name__, exc_info=True)
             raise ToolError(f"{error}. Tell the caller it did not work and offer another way.") from exc
         finally:
+            latency_ms = (time.perf_counter() - started) * 1000
+            outcome = "ok" if error is None else ("timeout" if "did not answer" in error else "error")
+            span.set_attribute("tool.outcome", outcome)
+            span.set_attribute("tool.latency_ms", round(latency_ms, 1))
+            labels = {"tool": owner.tool_name, "function": name, "outcome": outcome}
+            telemetry.instruments().tool_calls.add(1, labels)
+            telemetry.instruments().tool_latency.record(latency_ms, labels)
             if record is not None:
                 await record(Invocation(
                     tool_name=owner.tool_name, agent_tool_id=owner.agent_tool_id, function_name=name,

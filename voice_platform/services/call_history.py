@@ -52,12 +52,19 @@ class CallPage:
     limit: int
 
 
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id of a W3C traceparent (``00-<trace id>-<span id>-<flags>``)."""
+    parts = (traceparent or "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 and parts[1] != "0" * 32 else None
+
+
 @dataclass(frozen=True)
 class CallDetail:
     summary: CallSummary
     error: str | None
     setup_ours_ms: float | None
     setup_model_ms: float | None
+    trace_id: str | None  # the call's OpenTelemetry trace (webhook to last tool call), when traced
     recording_url: str | None
     recording_duration_seconds: float | None
     provider_call_id: str | None
@@ -132,6 +139,7 @@ def get_call_detail(session: Session, actor: User, call_id: uuid.UUID) -> CallDe
     return CallDetail(
         summary=_summary(call, agent.name if agent else "", len(invocations)),
         error=call.error, setup_ours_ms=call.setup_ours_ms, setup_model_ms=call.setup_model_ms,
+        trace_id=trace_id_of(call.trace_context),
         recording_url=call.recording_url, recording_duration_seconds=call.recording_duration_seconds,
         provider_call_id=call.provider_call_id,
         turns=[{"position": t.position, "role": t.role, "text": t.text, "at": aware(t.created_at)}

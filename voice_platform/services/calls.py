@@ -20,6 +20,7 @@ from sqlalchemy import Connection, DateTime, bindparam, exists, func, literal_co
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from voice_platform import telemetry
 from voice_platform.errors import DomainError, NotFound
 from voice_platform.models import CallSession, CallTurn, Subscription, ToolInvocation, User, VoiceAgent
 from voice_platform.models.base import aware, utcnow
@@ -73,7 +74,7 @@ def _dialed_number(to_number: str | None) -> str | None:
 
 
 _SESSION_COLUMNS = ("id", "organization_id", "agent_id", "kind", "provider_call_id", "from_number", "to_number",
-                    "status", "started_at", "created_at", "updated_at")
+                    "status", "started_at", "created_at", "updated_at", "trace_context")
 
 
 def _upsert_session(insert):
@@ -131,7 +132,8 @@ def _open_statements(dialect_name: str):
 
 
 def open_phone_session(
-    session: Session | Connection, *, call_sid: str, from_number: str | None, to_number: str | None
+    session: Session | Connection, *, call_sid: str, from_number: str | None, to_number: str | None,
+    trace_context: str | None = None,
 ) -> RoutedCall:
     """The incoming webhook: find the agent by the dialed number, take a concurrency slot within
     the plan's limits and open the call's session.
@@ -151,7 +153,7 @@ def open_phone_session(
         values = {
             "id": uuid.uuid4(), "kind": PHONE, "provider_call_id": call_sid,
             "from_number": (from_number or "")[:32] or None, "to_number": number, "status": PENDING,
-            "started_at": now, "created_at": now, "updated_at": now,
+            "started_at": now, "created_at": now, "updated_at": now, "trace_context": trace_context,
         }
         if upsert is None:  # PostgreSQL: lookup, slot and insert in one statement
             row = session.execute(find_agent, {"number": number, "now": now,
@@ -347,8 +349,10 @@ def finish_session(
                 updated_at=utcnow())
         .returning(CallSession.id)
     ).first()
-    if changed is not None and call.kind == PHONE:
-        billing.call_ended(session, call, duration_seconds=duration)
+    if changed is not None:
+        telemetry.instruments().call_duration.record(duration, {"kind": call.kind, "status": status})
+        if call.kind == PHONE:
+            billing.call_ended(session, call, duration_seconds=duration)
     return changed is not None
 
 

@@ -204,6 +204,7 @@ class CallDetailState(AuthState):
                     if detail.setup_ours_ms is not None else "",
                     "recording_url": self._recording_src(session, user, call_id),
                     "agent_id": str(s.agent_id),
+                    "trace_id": detail.trace_id or "—",
                 }
                 self.turns = [{"role": t["role"], "text": t["text"], "at": t["at"].strftime("%H:%M:%S")} for t in detail.turns]
                 self.invocations = [

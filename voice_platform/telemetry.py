@@ -1,0 +1,335 @@
+"""OpenTelemetry for the web process and the worker: one setup, the standard ``OTEL_*`` variables.
+
+Off unless asked for: with no exporter configured (the embedded setup) nothing is installed and
+every span below is OpenTelemetry's no-op, so the code paths cost nearly nothing. It is on when
+``OTEL_SDK_DISABLED`` is not ``true`` and an exporter is named: ``OTEL_EXPORTER_OTLP_ENDPOINT``
+(then traces, metrics and logs go there over ``OTEL_EXPORTER_OTLP_PROTOCOL``: ``http/protobuf``,
+the specification's default, or ``grpc``) or ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER``
+/ ``OTEL_LOGS_EXPORTER`` = ``otlp`` | ``console`` | ``none``. Exports run on background threads
+with ``OTEL_EXPORTER_OTLP_TIMEOUT``: a collector that is down delays no request.
+
+One phone call is one trace: the incoming webhook's span context is stored on the call session
+(``trace_context``, a W3C traceparent) and the worker's job continues it (``continue_trace``);
+LiveKit Agents' own spans join through ``livekit.agents.telemetry.set_tracer_provider`` (with
+its PII filter on: no conversation content leaves the process).
+
+Never on a span, metric or log: secrets, tokens, passwords, full phone numbers (``mask_number``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from voice_platform.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+TRACER_NAME = "voice_platform"
+_propagator = TraceContextTextMapPropagator()
+_installed: "Installed | None" = None
+
+
+def mask_number(number: str | None) -> str:
+    """A phone number as telemetry may carry it: its last 4 digits."""
+    digits = "".join(ch for ch in (number or "") if ch.isdigit())
+    return "***" + digits[-4:] if digits else ""
+
+
+def installed() -> "Installed | None":
+    return _installed
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer(TRACER_NAME)
+
+
+def meter() -> metrics.Meter:
+    return metrics.get_meter(TRACER_NAME)
+
+
+# --- setup ------------------------------------------------------------------------------------
+
+@dataclass
+class Installed:
+    role: str
+    tracer_provider: Any
+    meter_provider: Any
+    logger_provider: Any | None
+
+    def shutdown(self) -> None:
+        for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
+            if provider is not None:
+                try:
+                    provider.shutdown()
+                except Exception:  # noqa: BLE001 - shutting down is best effort
+                    log.debug("telemetry provider did not shut down cleanly", exc_info=True)
+
+
+def _exporter_for(kind: str, settings: Settings) -> str:
+    """``otlp`` | ``console`` | ``none`` for traces/metrics/logs, from the settings."""
+    named = {"traces": settings.otel_traces_exporter, "metrics": settings.otel_metrics_exporter,
+             "logs": settings.otel_logs_exporter}[kind]
+    if named:
+        return named.split(",")[0].strip().lower()
+    return "otlp" if settings.otel_exporter_otlp_endpoint else "none"
+
+
+def enabled(settings: Settings | None = None) -> bool:
+    settings = settings or get_settings()
+    if settings.otel_sdk_disabled:
+        return False
+    return any(_exporter_for(kind, settings) != "none" for kind in ("traces", "metrics", "logs"))
+
+
+def _headers(settings: Settings) -> dict[str, str]:
+    pairs = (item.split("=", 1) for item in (settings.otel_exporter_otlp_headers or "").split(",") if "=" in item)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def _otlp(kind: str, settings: Settings):
+    protocol = (settings.otel_exporter_otlp_protocol or "http/protobuf").lower()
+    endpoint = (settings.otel_exporter_otlp_endpoint or "http://localhost:4318").rstrip("/")
+    timeout = settings.otel_exporter_otlp_timeout / 1000
+    headers = _headers(settings)
+    if protocol == "grpc":
+        if kind == "traces":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Exporter
+        elif kind == "metrics":
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Exporter
+        else:
+            from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as Exporter
+        return Exporter(endpoint=endpoint, headers=headers, timeout=timeout,
+                        insecure=endpoint.startswith("http://"))
+    if protocol != "http/protobuf":
+        raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: use http/protobuf or grpc")
+    if kind == "traces":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Exporter
+    elif kind == "metrics":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as Exporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as Exporter
+    # The specification: with the generic endpoint, each signal goes to <endpoint>/v1/<signal>.
+    return Exporter(endpoint=f"{endpoint}/v1/{kind}", headers=headers, timeout=timeout)
+
+
+def setup(role: str, *, settings: Settings | None = None, span_exporter=None, metric_reader=None) -> Installed | None:
+    """Install the providers for ``role`` (``web`` or ``worker``) once per process.
+
+    ``span_exporter`` / ``metric_reader``: tests pass in-memory ones (and get telemetry on
+    whatever the settings say)."""
+    global _installed
+    settings = settings or get_settings()
+    if _installed is not None:
+        return _installed
+    if span_exporter is None and metric_reader is None and not enabled(settings):
+        return None
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+
+    name = settings.otel_service_name or f"voice-platform-{role}"
+    resource = Resource.create({"service.name": name, "service.namespace": "voice-platform",
+                                "deployment.environment.name": settings.environment, "voice_platform.role": role})
+    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider.add_span_processor(Scrub())
+    if span_exporter is not None:
+        tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    elif (kind := _exporter_for("traces", settings)) != "none":
+        exporter = ConsoleSpanExporter() if kind == "console" else _otlp("traces", settings)
+        tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+    readers = [metric_reader] if metric_reader is not None else []
+    if metric_reader is None and (kind := _exporter_for("metrics", settings)) != "none":
+        exporter = ConsoleMetricExporter() if kind == "console" else _otlp("metrics", settings)
+        readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=settings.otel_metric_export_interval))
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(meter_provider)
+    logger_provider = _setup_logs(settings, resource) if span_exporter is None else None
+    _installed = Installed(role, tracer_provider, meter_provider, logger_provider)
+    if role == "worker":
+        join_livekit(tracer_provider)
+    log.info("telemetry on for %s (traces: %s, metrics: %s, logs: %s)", name, _exporter_for("traces", settings),
+             _exporter_for("metrics", settings), _exporter_for("logs", settings))
+    return _installed
+
+
+class Scrub(SpanProcessor):
+    """Span processor that cleans what frameworks put on spans before any exporter sees them:
+    FastAPI records the raw path and query, and ours carry invitation tokens in paths, signed
+    links and OAuth codes in queries. Path segments that look like tokens or phone numbers are
+    masked, query values dropped, and any E.164 number in a string attribute cut to its last 4."""
+
+    def on_start(self, span, parent_context=None) -> None:
+        attributes = getattr(span, "attributes", None) or {}
+        for key, value in list(attributes.items()):
+            if not isinstance(value, str):
+                continue
+            if key == "url.query":
+                span.set_attribute(key, "&".join(part.split("=", 1)[0] + "=" for part in value.split("&") if part))
+            elif key in ("url.path", "url.full", "http.target"):
+                span.set_attribute(key, scrub_path(value))
+            elif _NUMBER.search(value):
+                span.set_attribute(key, _NUMBER.sub(lambda m: mask_number(m.group(0)), value))
+
+    def on_end(self, span) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+_NUMBER = re.compile(r"\+?\d{7,15}")
+_TOKENISH = re.compile(r"^[A-Za-z0-9_\-~.%]{20,}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def scrub_path(path: str) -> str:
+    """``/api/v1/invitations/<token>`` -> ``/api/v1/invitations/:redacted`` (ids stay: they are not secrets)."""
+    parts = []
+    for segment in path.split("?")[0].split("/"):
+        if _UUID.match(segment):
+            parts.append(segment)
+        elif _TOKENISH.match(segment):
+            parts.append(":redacted")
+        elif _NUMBER.fullmatch(segment.replace("%2B", "+")):
+            parts.append(mask_number(segment))
+        else:
+            parts.append(segment)
+    return "/".join(parts)
+
+
+def _setup_logs(settings: Settings, resource):
+    kind = _exporter_for("logs", settings)
+    if kind == "none":
+        return None
+    from opentelemetry._logs import set_logger_provider
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogExporter
+
+    provider = LoggerProvider(resource=resource)
+    exporter = ConsoleLogExporter() if kind == "console" else _otlp("logs", settings)
+    provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    set_logger_provider(provider)
+    handler = LoggingHandler(level=logging.INFO, logger_provider=provider)
+    handler.addFilter(lambda record: not record.name.startswith("opentelemetry"))  # no export loops
+    logging.getLogger().addHandler(handler)
+    return provider
+
+
+def join_livekit(tracer_provider) -> None:
+    """LiveKit Agents' spans (session, turns, model, function tools) go to our provider, with
+    conversation content withheld (``allow_pii=False``)."""
+    try:
+        from livekit.agents.telemetry import set_tracer_provider
+    except ImportError:  # the web process does not need livekit
+        return
+    set_tracer_provider(tracer_provider, allow_pii=False)
+
+
+def shutdown() -> None:
+    global _installed
+    if _installed is not None:
+        _installed.shutdown()
+        _installed = None
+
+
+# --- logs carry the trace -----------------------------------------------------------------------
+
+class TraceIds(logging.Filter):
+    """Puts ``trace_id`` and ``span_id`` on every log record (empty outside a span)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        record.trace_id = format(context.trace_id, "032x") if context.is_valid else ""
+        record.span_id = format(context.span_id, "016x") if context.is_valid else ""
+        return True
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [trace=%(trace_id)s span=%(span_id)s] %(message)s"
+
+
+def install_log_ids(handler: logging.Handler | None = None) -> None:
+    """Every handler of the root logger (or ``handler``) stamps and prints the trace ids."""
+    handlers = [handler] if handler is not None else logging.getLogger().handlers
+    for h in handlers:
+        if not any(isinstance(f, TraceIds) for f in h.filters):
+            h.addFilter(TraceIds())
+            h.setFormatter(logging.Formatter(LOG_FORMAT))
+
+
+# --- a call's one trace -------------------------------------------------------------------------
+
+def current_traceparent() -> str | None:
+    """The W3C traceparent of the current span, to store with the call session."""
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent")
+
+
+@contextmanager
+def continue_trace(traceparent: str | None, name: str, **attributes: Any) -> Iterator[trace.Span]:
+    """A span that continues the trace ``traceparent`` came from (the webhook's), made current."""
+    parent = _propagator.extract({"traceparent": traceparent}) if traceparent else None
+    token = otel_context.attach(parent) if parent is not None else None
+    try:
+        with tracer().start_as_current_span(name, attributes=attributes) as span:
+            yield span
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+class _Instruments:
+    """Created on first use, from whichever meter provider is installed by then."""
+
+    def __init__(self) -> None:
+        m = meter()
+        self.calls_started = m.create_counter("calls.started", unit="{call}", description="Calls answered by a worker")
+        self.calls_ended = m.create_counter("calls.ended", unit="{call}", description="Calls ended, by outcome")
+        self.call_setup = m.create_histogram("call.setup_time", unit="ms",
+                                             description="Webhook start to the greeting being sent")
+        self.call_duration = m.create_histogram("call.duration", unit="s", description="Length of ended calls")
+        self.tool_calls = m.create_counter("tool.calls", unit="{call}", description="Tool calls by tool, function, outcome")
+        self.tool_latency = m.create_histogram("tool.latency", unit="ms", description="Tool call latency")
+        self.webhook_latency = m.create_histogram("webhook.latency", unit="ms",
+                                                  description="Incoming-call webhook latency, by result")
+
+
+_instruments: _Instruments | None = None
+
+
+def instruments() -> _Instruments:
+    global _instruments
+    if _instruments is None:
+        _instruments = _Instruments()
+    return _instruments
+
+
+def reset_for_tests() -> None:
+    """Forget the installed providers and instruments (tests install in-memory ones)."""
+    global _installed, _instruments
+    _installed, _instruments = None, None
+    trace._TRACER_PROVIDER_SET_ONCE._done = False  # noqa: SLF001 - OpenTelemetry has no public reset
+    trace._TRACER_PROVIDER = None  # noqa: SLF001
+    metrics._internal._METER_PROVIDER_SET_ONCE._done = False  # noqa: SLF001
+    metrics._internal._METER_PROVIDER = None  # noqa: SLF001
+
+
+def elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
