@@ -25,6 +25,7 @@ NAV_ITEMS = (
     ("Calls", "phone-incoming", "/calls"),
     ("Phone numbers", "phone", "/phone-numbers"),
     ("Members", "users", "/members"),
+    ("Billing", "credit-card", "/billing"),
     ("Settings", "settings", "/settings"),
     ("Account", "user-round", "/account"),
 )

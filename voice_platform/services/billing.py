@@ -338,7 +338,7 @@ def summary(session: Session, actor: User, organization_id: uuid.UUID, now: date
     sub = subscription_of(session, organization_id, now)
     plan = plan_of(session, sub)
     start, end = aware(sub.current_period_start), aware(sub.current_period_end)
-    elapsed = max((now - start).total_seconds(), 3600.0)  # the first hour projects nothing wild
+    elapsed = max((now - start).total_seconds(), 86400.0)  # a period's first day projects as a whole day
     total = max((end - start).total_seconds(), 1.0)
     projected = math.ceil(sub.minutes_used * total / elapsed) if sub.minutes_used else 0
     day = func.date(BillingEvent.created_at)
