@@ -70,6 +70,9 @@ def _visit(pg, url: str, problems: list[str]) -> None:
     assert problems[before:] == [], f"{url}: {problems[before:]}"
 
 
+FORGOT, RESET = "/forgot-password", "/reset-password/"
+
+
 def _urls(routes: list[str], ids: dict[str, str]) -> list[str]:
     urls = []
     for path in routes:
@@ -97,7 +100,8 @@ def _account_with_agent() -> tuple[str, dict[str, str]]:
         invited = invitations.create_invitation(session, signed.user, org.id, email="sweep-guest@example.com",
                                                 role="member")
     token = invited.link.rsplit("/invite/", 1)[1]
-    return email, {"agent_id": str(agent_id), "call_id": str(record_call(number)), "invite_token": token}
+    return email, {"agent_id": str(agent_id), "call_id": str(record_call(number)), "invite_token": token,
+                   "reset_token": "sweep-" + uuid.uuid4().hex}  # never a valid link: what a stale one shows
 
 
 class _AnyId(dict):
@@ -112,10 +116,23 @@ def test_registered_routes_are_read_from_the_app():
     assert "/" in routes and "/signin" in routes and "/agents/[agent_id]/tools" in routes
 
 
+def _password_reset_page(page, url: str) -> bool:
+    """The password-reset pages are open to anyone (signed in or not): a form, or an unknown link said so."""
+    if url.startswith(FORGOT):
+        expect(page.get_by_text("Forgot your password?")).to_be_visible()
+    elif url.startswith(RESET):
+        expect(page.get_by_text("This password-reset link is invalid")).to_be_visible()
+    else:
+        return False
+    return True
+
+
 def test_every_route_signed_out(page):
     problems = _watch(page)
     for url in _urls(_registered_routes(), _AnyId()):
         _visit(page, url, problems)
+        if _password_reset_page(page, url):
+            continue
         if url.startswith(INVITE):  # open to visitors: the invitation (here an unknown one) says what it is
             expect(page.get_by_text("not valid")).to_be_visible()
         elif not url.startswith(("/signin", "/signup")):
@@ -129,6 +146,8 @@ def test_every_route_signed_in(page):
     sign_in(page, email)
     for url in _urls(_registered_routes(), ids):
         _visit(page, url, problems)
+        if _password_reset_page(page, url):
+            continue
         if url in ("/", "/signin", "/signup"):
             page.wait_for_url(route("/overview"))  # a signed-in person lands on the overview
         elif url.startswith(INVITE):  # a card of its own, outside the dashboard shell
