@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.api import Actor, add_member, create_agent, signup
+from tests.support.api import Actor, add_member, create_agent, signup, unique_phone
 
 # (method, path template, json body factory, member_expected)
 # member_expected: the status a plain member gets (None = allowed, not checked here).
@@ -92,8 +92,39 @@ def _fill(value, ctx: dict[str, str]):
     return value
 
 
+@pytest.fixture(scope="module")
+def client(test_database):
+    """One app for the whole matrix (a new one per case re-ran start-up work ~230 times)."""
+    from fastapi.testclient import TestClient
+
+    from voice_platform.api import create_app
+
+    with TestClient(create_app()) as c:
+        yield c
+    test_database.truncate()  # every world this module made, at its end
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables():
+    """Overrides the suite's per-test truncation: each world here is its own organization with
+    unique e-mails, so cases cannot see each other's rows; the module's client fixture truncates
+    once at the end."""
+    yield
+
+
+@pytest.fixture(scope="module")
+def shared_world(client):
+    """One world for every case that must be refused (and so changes nothing): 404, 403, 401."""
+    return _build_world(client)
+
+
 @pytest.fixture()
 def world(client):
+    """A world of its own for the cases that pass authorization and may change it."""
+    return _build_world(client)
+
+
+def _build_world(client):
     admin = signup(client, "victim-admin")
     member = add_member(client, admin, "victim-member")
     outsider = signup(client, "outsider")
@@ -118,7 +149,7 @@ def world(client):
         call = calls.open_test_session(session, session.get(User, uuid.UUID(admin.user_id)), uuid.UUID(agent["id"]))
         call_id = str(call.id)
     # A number of the victim's organization, reaching the holder agent.
-    number = client.put(f"/api/v1/agents/{holder['id']}", json={"phone_number": "+14155550141"}, headers=admin.headers)
+    number = client.put(f"/api/v1/agents/{holder['id']}", json={"phone_number": unique_phone()}, headers=admin.headers)
     assert number.status_code == 200, number.text
     (listed,) = client.get(f"/api/v1/phone-numbers/organization/{admin.org_id}", headers=admin.headers).json()
     target_key = _make_key(client, admin, "Target", "member")
@@ -158,8 +189,8 @@ def _call(client, actor: Actor, method: str, path: str, body, ctx):
 
 
 @pytest.mark.parametrize("method,path,body,_member", MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
-def test_other_organization_gets_404(client, world, method, path, body, _member):
-    admin, _member_actor, outsider, ctx = world
+def test_other_organization_gets_404(client, shared_world, method, path, body, _member):
+    admin, _member_actor, outsider, ctx = shared_world
     r = _call(client, outsider, method, path, body, ctx)
     assert r.status_code == 404, r.text
     # and nothing changed for the owner
@@ -173,8 +204,8 @@ def test_other_organization_gets_404(client, world, method, path, body, _member)
     [row for row in MATRIX if row[3] is not None],
     ids=[f"{m} {p}" for m, p, _, e in MATRIX if e is not None],
 )
-def test_member_without_permission_gets_403(client, world, method, path, body, expected):
-    admin, member, _outsider, ctx = world
+def test_member_without_permission_gets_403(client, shared_world, method, path, body, expected):
+    admin, member, _outsider, ctx = shared_world
     r = _call(client, member, method, path, body, ctx)
     assert r.status_code == expected, r.text
     assert client.get(f"/api/v1/agents/{ctx['agent_id']}", headers=admin.headers).status_code == 200
@@ -195,8 +226,8 @@ def test_matrix_covers_every_scoped_endpoint(client):
 
 # --- API keys -------------------------------------------------------------------------------
 @pytest.mark.parametrize("method,path,body,_member", MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
-def test_other_organizations_key_gets_404(client, world, method, path, body, _member):
-    admin, _member_actor, outsider, ctx = world
+def test_other_organizations_key_gets_404(client, shared_world, method, path, body, _member):
+    admin, _member_actor, outsider, ctx = shared_world
     outsider_key = _key_actor(client, outsider, "Outsider admin key", "org_admin")
     r = _call(client, outsider_key, method, path, body, ctx)
     assert r.status_code == 404, r.text
@@ -208,8 +239,8 @@ def test_other_organizations_key_gets_404(client, world, method, path, body, _me
     [row for row in MATRIX if row[3] is not None],
     ids=[f"{m} {p}" for m, p, _, e in MATRIX if e is not None],
 )
-def test_read_only_key_is_refused_like_a_member(client, world, method, path, body, expected):
-    admin, _member, _outsider, ctx = world
+def test_read_only_key_is_refused_like_a_member(client, shared_world, method, path, body, expected):
+    admin, _member, _outsider, ctx = shared_world
     reader = _key_actor(client, admin, "Reader", "member")
     r = _call(client, reader, method, path, body, ctx)
     assert r.status_code == expected, r.text
@@ -217,8 +248,8 @@ def test_read_only_key_is_refused_like_a_member(client, world, method, path, bod
 
 
 @pytest.mark.parametrize("method,path,body,_member", MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
-def test_revoked_key_gets_401(client, world, method, path, body, _member):
-    admin, _member_actor, _outsider, ctx = world
+def test_revoked_key_gets_401(client, shared_world, method, path, body, _member):
+    admin, _member_actor, _outsider, ctx = shared_world
     revoked = _key_actor(client, admin, "Old admin key", "org_admin", revoked=True)
     r = _call(client, revoked, method, path, body, ctx)
     if path.endswith("?token=forged"):  # authorised by the link, not the bearer token
