@@ -34,6 +34,10 @@ async def _lifespan(_app: FastAPI):
     yield
 
 
+def _traced_by_itself(scope) -> bool:
+    return scope.get("path") == voice.INCOMING_ROUTE
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="Voice Agent Platform API",
@@ -42,9 +46,9 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
         # FastAPI's own OpenTelemetry: a server span per request (and request metrics) through
         # the global providers voice_platform.telemetry installs; a no-op while telemetry is off.
-        # No operation spans (the webhook's hot path) and no exception logs (a validation
-        # failure's message quotes the input, which may be a password).
-        telemetry={"operation_spans": False, "logs": False},
+        # No operation spans and no exception logs (a validation failure's message quotes the
+        # input, which may be a password). The incoming-call webhook traces itself (api.voice).
+        telemetry={"operation_spans": False, "logs": False, "exclude": _traced_by_itself},
     )
     install_error_handlers(app)
     app.include_router(build_router())

@@ -28,6 +28,7 @@ from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
+from opentelemetry.trace import SpanKind
 
 from voice_platform import telemetry
 from voice_platform.db import get_engine, session_scope
@@ -225,67 +226,67 @@ async def incoming(request: Request) -> Response:
     session writer, the TwiML. Every call goes through here, so it is a plain Starlette endpoint
     (no dependency resolution) and what it derives from the settings is computed once.
 
-    With telemetry on, the request's span (api.tracing) gets two children, the signature check
-    and the session (agent lookup, concurrency slot and insert: one statement on PostgreSQL), and
-    the session row keeps the trace's context so the worker's spans join this trace."""
+    With telemetry on it is traced here, not by FastAPI's instrumentation (``api.app`` excludes
+    this path): a server span and one child for the session (agent lookup, concurrency slot and
+    insert, one statement on PostgreSQL), two spans per call where FastAPI's would add a third and
+    a dozen attributes (bench_webhook_tracing). The session row keeps the span's context so the
+    worker's spans join this trace."""
     if telemetry.installed() is None:
-        return await _incoming(request, None)
+        return (await _incoming(request, None))[0]
     started = time.perf_counter()
-    response = await _incoming(request, telemetry.tracer())
-    telemetry.instruments().webhook_latency.record(telemetry.elapsed_ms(started),
-                                                   {"result": response.headers.get("x-vp-result", "")})
-    del response.headers["x-vp-result"]
+    with telemetry.tracer().start_as_current_span(
+            "POST " + INCOMING_ROUTE, kind=SpanKind.SERVER, record_exception=False,
+            attributes={"http.request.method": "POST", "http.route": INCOMING_ROUTE}) as span:
+        response, result = await _incoming(request, span)
+        span.set_attribute("http.response.status_code", response.status_code)
+        span.set_attribute("call.result", result)
+    telemetry.instruments().webhook_latency.record(telemetry.elapsed_ms(started), {"result": result})
     return response
 
 
-def _answer(document: str, result: str, traced: bool) -> Response:
-    response = _xml(document)
-    if traced:
-        response.headers["x-vp-result"] = result
-    return response
-
-
-async def _incoming(request: Request, tracer) -> Response:
+async def _incoming(request: Request, span) -> tuple[Response, str]:
+    """The answer and, for telemetry, what it was (dialed, or why not)."""
     answering = _current()
     settings = answering.settings
-    traced = tracer is not None
-    if traced:
-        with tracer.start_as_current_span("twilio.verify_signature"):
-            form = await _verified_form(request, answering.incoming_url)
-    else:
+    try:
         form = await _verified_form(request, answering.incoming_url)
+    except PermissionDenied:
+        if span is not None:
+            span.set_attribute("http.response.status_code", 403)
+        raise
     call_sid = form.get("CallSid", "")
     if not call_sid or len(call_sid) > 64:
-        return _answer(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM), "bad_request", traced)
+        return _xml(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM)), "bad_request"
     if not settings.livekit_sip_domain:
         log.error("call %s refused: LIVEKIT_SIP_DOMAIN is not set", call_sid)
-        return _answer(twiml.say_and_hang_up(twiml.UNAVAILABLE), "unconfigured", traced)
+        return _xml(twiml.say_and_hang_up(twiml.UNAVAILABLE)), "unconfigured"
     to_number = form.get("To")
     try:
-        if traced:
-            with tracer.start_as_current_span("calls.open_session") as span:
+        if span is not None:
+            with telemetry.tracer().start_as_current_span("calls.open_session", record_exception=False) as child:
                 routed = await _open_session(call_sid, form.get("From"), to_number, telemetry.current_traceparent())
-                span.set_attribute("call.refusal", routed.refusal or "")
-                span.set_attribute("call.to", telemetry.mask_number(to_number))
+                child.set_attribute("call.to", telemetry.mask_number(to_number))
+                child.set_attribute("call.refusal", routed.refusal or "")
         else:
             routed = await _open_session(call_sid, form.get("From"), to_number, None)
     except Exception as exc:  # noqa: BLE001 - database down or hanging: the caller still hears a sentence
         log.error("call %s: could not open its session (%s)", call_sid, exc.__class__.__name__)
-        return _answer(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM), "error", traced)
+        return _xml(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM)), "error"
     if routed.session_id is None:
         log.info("call %s to %s refused: %s", call_sid, telemetry.mask_number(to_number), routed.refusal)
-        return _answer(twiml.say_and_hang_up(twiml.SPOKEN_REFUSALS.get(routed.refusal, twiml.UNAVAILABLE)),
-                       routed.refusal or "refused", traced)
-    return _answer(twiml.dial_sip(
+        return (_xml(twiml.say_and_hang_up(twiml.SPOKEN_REFUSALS.get(routed.refusal, twiml.UNAVAILABLE))),
+                routed.refusal or "refused")
+    return _xml(twiml.dial_sip(
         uri=twiml.sip_uri(to_number or "", settings.livekit_sip_domain, str(routed.session_id)),
         username=settings.livekit_sip_username, password=settings.livekit_sip_password,
         action_url=answering.dial_status_url, record=routed.record_calls,
         recording_callback_url=answering.recording_url, notice=routed.recording_notice,
-    ), "dialed", traced)
+    )), "dialed"
 
 
+INCOMING_ROUTE = urls.VOICE_PREFIX + "/incoming"
 # add_route, unlike add_api_route, does not prepend the router's prefix.
-router.add_route(router.prefix + "/incoming", incoming, methods=["POST"], include_in_schema=False)
+router.add_route(INCOMING_ROUTE.removeprefix("/api/v1"), incoming, methods=["POST"], include_in_schema=False)
 
 
 def _dial_ended(call_sid: str, dial_status: str) -> bool:
