@@ -48,8 +48,16 @@ def installed() -> "Installed | None":
     return _installed
 
 
+_tracer: trace.Tracer | None = None
+
+
 def tracer() -> trace.Tracer:
-    return trace.get_tracer(TRACER_NAME)
+    """Our tracer, made once (OpenTelemetry's ``get_tracer`` builds a new one on every call, a
+    third of a traced webhook's cost in bench_webhook_tracing); a proxy until ``setup`` runs."""
+    global _tracer
+    if _tracer is None:
+        _tracer = trace.get_tracer(TRACER_NAME)
+    return _tracer
 
 
 def meter() -> metrics.Meter:
@@ -147,7 +155,9 @@ def setup(role: str, *, settings: Settings | None = None, span_exporter=None, me
         tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
     elif (kind := _exporter_for("traces", settings)) != "none":
         exporter = ConsoleSpanExporter() if kind == "console" else _otlp("traces", settings)
-        tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+        # A queue 8x the default: at a burst of calls the export thread falls behind for a moment,
+        # and a full queue drops spans and logs a warning for each (bench_webhook_tracing).
+        tracer_provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=16384, max_export_batch_size=1024))
     readers = [metric_reader] if metric_reader is not None else []
     if metric_reader is None and (kind := _exporter_for("metrics", settings)) != "none":
         exporter = ConsoleMetricExporter() if kind == "console" else _otlp("metrics", settings)
@@ -323,8 +333,8 @@ def instruments() -> _Instruments:
 
 def reset_for_tests() -> None:
     """Forget the installed providers and instruments (tests install in-memory ones)."""
-    global _installed, _instruments
-    _installed, _instruments = None, None
+    global _installed, _instruments, _tracer
+    _installed, _instruments, _tracer = None, None, None
     trace._TRACER_PROVIDER_SET_ONCE._done = False  # noqa: SLF001 - OpenTelemetry has no public reset
     trace._TRACER_PROVIDER = None  # noqa: SLF001
     metrics._internal._METER_PROVIDER_SET_ONCE._done = False  # noqa: SLF001
