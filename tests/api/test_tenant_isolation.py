@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.api import Actor, add_member, create_agent, signup, unique_phone
+from tests.support.api import PASSWORD, Actor, add_member, create_agent, signup, unique_phone
 
 # (method, path template, json body factory, member_expected)
 # member_expected: the status a plain member gets (None = allowed, not checked here).
@@ -118,10 +118,27 @@ def shared_world(client):
     return _build_world(client)
 
 
+@pytest.fixture(scope="module")
+def password_hash():
+    """One real argon2 hash of the suite's PASSWORD, made once for the module."""
+    from voice_platform import security
+
+    return security.hash_password(PASSWORD)
+
+
 @pytest.fixture()
-def world(client):
-    """A world of its own for the cases that pass authorization and may change it."""
-    return _build_world(client)
+def world(client, password_hash, monkeypatch):
+    """A world of its own for the cases that pass authorization and may change it.
+
+    Its three sign-ups go through the real API, but reuse the module's argon2 hash of PASSWORD
+    (~0.2 s of CPU each, three times per case): the accounts still sign in with PASSWORD."""
+    from voice_platform import security
+
+    real = security.hash_password
+    monkeypatch.setattr(security, "hash_password", lambda pw: password_hash if pw == PASSWORD else real(pw))
+    built = _build_world(client)
+    monkeypatch.undo()  # only the set-up is spared: the case itself hashes for real
+    return built
 
 
 def _build_world(client):
