@@ -169,13 +169,13 @@ def open_phone_session(
             session_id, inserted, slots = row[5], row[6], row[7]
             if slots and session_id is not None and inserted is False:
                 billing.give_back_slot(session, org_id)  # a concurrent retry of this CallSid won the insert
-        else:
-            session_id = _session_of(session, call_sid)
-            if session_id is None and session.execute(billing.take_slot_statement(org_id, now)).first() is not None:
+        else:  # three statements: the lookup above, the slot, the insert
+            session_id = None
+            if session.execute(billing.take_slot_statement(org_id, now)).first() is not None:
                 # The write above holds SQLite's lock: what is read from here on is current.
                 session_id = session.execute(
                     upsert, {**values, "organization_id": org_id, "agent_id": agent_id}).scalar()
-                if session_id is None:  # a concurrent retry of this CallSid inserted it meanwhile
+                if session_id is None:  # a retry of this CallSid: it has its session (and its slot)
                     billing.give_back_slot(session, org_id)
                     session_id = _session_of(session, call_sid)
         if session_id is None:  # refused a slot, possibly while a concurrent retry of this CallSid held one
