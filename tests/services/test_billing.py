@@ -255,6 +255,9 @@ def test_changing_plan_is_an_org_admin_action_recorded_as_a_billing_event(client
     assert [(e.payload["from"], e.payload["to"]) for e in (first, second)] == [("pro", "free"), ("free", "pro")]
     page = client.get(f"/api/v1/organizations/{admin.org_id}/billing/events", headers=member.headers).json()
     assert page["total"] == 2 and page["items"][0]["event_type"] == "plan_changed"
+    log = client.get(f"/api/v1/organizations/{admin.org_id}/audit-log?action=plan.changed", headers=admin.headers).json()
+    assert [(e["changes"]["before"], e["changes"]["after"]) for e in log["items"]] == [
+        ({"plan": "free"}, {"plan": "pro"}), ({"plan": "pro"}, {"plan": "free"})]  # once each, newest first
     stranger = signup(client, "stranger")
     r = client.get(f"/api/v1/organizations/{admin.org_id}/billing", headers=stranger.headers)
     assert r.status_code == 404
