@@ -163,6 +163,19 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(page):
     sign_in(page, email, start="/signin?next=//evil.example/phish", lands_on="/overview")
 
 
+def test_switching_between_sign_in_and_sign_up_keeps_where_the_visitor_was_going(page):
+    page.goto("/signin?next=/calls")
+    wait_hydrated(page)
+    page.get_by_role("link", name="Create an account").click()
+    page.wait_for_url(route("/signup?next=/calls"))
+    wait_hydrated(page)
+    page.get_by_role("link", name="Sign in", exact=True).click()
+    page.wait_for_url(route("/signin?next=/calls"))
+    page.goto("/signin?next=//evil.example")  # an unsafe target is not carried over
+    wait_hydrated(page)
+    expect(page.get_by_role("link", name="Create an account")).to_have_attribute("href", "/signup")
+
+
 def test_member_without_update_permission_sees_the_agent_read_only(page):
     from voice_platform.db import session_scope
     from voice_platform.services import agents, organizations

@@ -267,7 +267,7 @@ def auth_form(*fields: rx.Component, on_submit) -> rx.Component:
     return rx.form(rx.vstack(*fields, spacing="4", width="100%"), on_submit=on_submit, width="100%")
 
 
-def auth_footer(prompt: str, link_text: str, href: str) -> rx.Component:
+def auth_footer(prompt: str, link_text: str, href: str | rx.Var) -> rx.Component:
     """"New here? Create an account" and its mirror on the other page."""
     return rx.text(
         prompt + " ",

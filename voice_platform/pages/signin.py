@@ -37,5 +37,5 @@ def page() -> rx.Component:
             on_submit=S.sign_in,
         ),
         google_signin_block(),
-        auth_footer("New here?", "Create an account", "/signup"),
+        auth_footer("New here?", "Create an account", "/signup" + S.next_query),
     )

@@ -28,5 +28,5 @@ def page() -> rx.Component:
             on_submit=S.sign_up,
         ),
         google_signin_block(),
-        auth_footer("Already have an account?", "Sign in", "/signin"),
+        auth_footer("Already have an account?", "Sign in", "/signin" + S.next_query),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import reflex as rx
 
@@ -34,6 +34,14 @@ class SessionFormState(AuthState):
 
     def _next_path(self) -> str:
         return _safe_next(self.router.url.query_parameters.get("next"))
+
+    @rx.var
+    def next_query(self) -> str:
+        """``?next=...`` for the link to the other form, so switching between sign-in and sign-up
+        keeps where the visitor was going (an invitation, a page behind sign-in)."""
+        wanted = self.router.url.query_parameters.get("next")
+        path = _safe_next(wanted) if wanted else HOME_ROUTE
+        return "" if path == HOME_ROUTE else "?next=" + quote(path, safe="/")
 
     @rx.event
     def redirect_if_signed_in(self):
