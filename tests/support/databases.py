@@ -52,12 +52,18 @@ class TestDatabase:
         from voice_platform.db import get_engine
 
         tables = [t for t in SQLModel.metadata.sorted_tables if t.name not in CATALOGUE_TABLES]
-        with get_engine().begin() as conn:
-            if self.is_postgres:
-                conn.execute(sa.text("TRUNCATE " + ", ".join(t.name for t in tables) + " CASCADE"))
-            else:
-                for table in reversed(tables):
-                    conn.execute(table.delete())
+        for attempt in range(3):  # a live app (e2e) may still be writing: PostgreSQL can pick TRUNCATE as a deadlock victim
+            try:
+                with get_engine().begin() as conn:
+                    if self.is_postgres:
+                        conn.execute(sa.text("TRUNCATE " + ", ".join(t.name for t in tables) + " CASCADE"))
+                    else:
+                        for table in reversed(tables):
+                            conn.execute(table.delete())
+                return
+            except sa.exc.OperationalError:
+                if attempt == 2:
+                    raise
 
     def drop(self) -> None:
         from voice_platform.db import dispose_engines
