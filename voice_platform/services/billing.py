@@ -39,7 +39,7 @@ from voice_platform.models.base import aware, utcnow
 from voice_platform.models.billing import CALL_MINUTES, PERIOD_STARTED, PLAN_CHANGED
 from voice_platform.models.calls import FAILED, OPEN_STATUSES, PENDING, PHONE
 from voice_platform.services import audit, validation
-from voice_platform.services.rbac import require
+from voice_platform.services.rbac import permissions_of, require
 
 DEFAULT_PLAN = "free"
 # A pending session (webhook answered, no worker yet) whose Twilio callbacks never came: Twilio
@@ -192,17 +192,29 @@ def take_slot_statement(organization_id, now_param):
 
 
 def take_slot(session, organization_id: uuid.UUID) -> str | None:
-    """Take a concurrency slot for a phone call; None when taken, else why not (after giving
-    back the slots of lost sessions once)."""
-    subscription_of(session, organization_id)  # made if missing, rolled over if its period ended
+    """Take a concurrency slot for a phone call; None when taken, else why not (the worker's
+    fallback; the webhook takes its slot inside its own statement, services.calls)."""
     for attempt in (1, 2):
         now = utcnow()
         if session.execute(take_slot_statement(organization_id, now)).first() is not None:
             return None
-        reason = refusal_reason(session, organization_id)
-        if reason != OVER_CONCURRENCY or attempt == 2 or not release_stale_sessions(session, organization_id, now):
-            return reason
+        reason = make_room(session, organization_id, now)
+        if reason is not None or attempt == 2:
+            return reason or refusal_reason(session, organization_id)
     return OVER_CONCURRENCY
+
+
+def make_room(session, organization_id: uuid.UUID, now: datetime) -> str | None:
+    """After a slot was refused: None when a second try may succeed (a missing subscription was
+    made, or lost sessions gave their slots back), else the limit that holds. The one rule for
+    the webhook's statement and the worker's fallback; works on a Core connection too."""
+    reason = refusal_reason(session, organization_id)
+    if reason == NO_SUBSCRIPTION:
+        ensure_subscription(session, organization_id)
+        return None
+    if reason == OVER_CONCURRENCY and release_stale_sessions(session, organization_id, now):
+        return None
+    return reason
 
 
 def refusal_reason(session, organization_id: uuid.UUID) -> str:
@@ -353,8 +365,6 @@ def summary(session: Session, actor: User, organization_id: uuid.UUID, now: date
             for i in range((min(now, end).date() - start.date()).days + 1)]
     agents = session.exec(select(func.count()).select_from(VoiceAgent)
                           .where(VoiceAgent.organization_id == organization_id)).one()
-    from voice_platform.services.rbac import permissions_of
-
     overage = _overage(sub.minutes_used, plan)
     return BillingSummary(
         plan=plan, subscription=sub, minutes_used=sub.minutes_used, included_minutes=plan.included_minutes,

@@ -183,12 +183,8 @@ def open_phone_session(
         if session_id is not None:
             return RoutedCall(session_id=session_id, agent_id=agent_id, organization_id=org_id,
                               record_calls=bool(record_calls), recording_notice=notice)
-        reason = billing.refusal_reason(session, org_id)
-        if attempt == 2:
-            break
-        if reason == billing.NO_SUBSCRIPTION:
-            billing.ensure_subscription(session, org_id)
-        elif reason != billing.OVER_CONCURRENCY or not billing.release_stale_sessions(session, org_id, now):
+        reason = billing.make_room(session, org_id, now) if attempt == 1 else billing.refusal_reason(session, org_id)
+        if reason is not None:
             break
     return RoutedCall(session_id=None, agent_id=agent_id, organization_id=org_id, refusal=reason)
 
