@@ -25,14 +25,16 @@ N_AGENT_TOOLS = 10
 REPEAT = 200
 
 _TOOL = '''
-class GenTool{i:03d}(BaseTool):
+class {cls}Tool{n}(BaseTool):
     metadata = ToolMetadata(
-        name="Gen_tool_{i:03d}", description="Generated tool {i} for the benchmark.",
-        config_schema={{"type": "object", "properties": {{"region": {{"type": "string", "default": "eu"}}}}}},
+        name="{cls}_tool_{n}", description="Generated tool {i} for the {purpose}.",
+        config_schema={{"type": "object", "properties": {{
+            "region": {{"type": "string", "default": "eu"}},{secret_property}
+        }}}},{secret_fields}
     )
 
     @function_tool()
-    async def lookup_{i:03d}(self, context: RunContext, query: str, limit: int = 5, region: Optional[str] = None) -> dict:
+    async def lookup_{n}(self, context: RunContext, query: str, limit: int = 5, region: Optional[str] = None) -> dict:
         """Look something up.
 
         Args:
@@ -43,7 +45,7 @@ class GenTool{i:03d}(BaseTool):
         return {{}}
 
     @function_tool()
-    async def book_{i:03d}(self, context: RunContext, when: str, kind: Literal["call", "visit"] = "call") -> dict:
+    async def book_{n}(self, context: RunContext, when: str, kind: Literal["call", "visit"] = "call") -> dict:
         """Book something.
 
         Args:
@@ -53,7 +55,7 @@ class GenTool{i:03d}(BaseTool):
         return {{}}
 
     @function_tool()
-    async def cancel_{i:03d}(self, context: RunContext, booking_id: str) -> dict:
+    async def cancel_{n}(self, context: RunContext, booking_id: str) -> dict:
         """Cancel a booking.
 
         Args:
@@ -61,7 +63,17 @@ class GenTool{i:03d}(BaseTool):
         """
         return {{}}
 '''
-_HEADER = "from typing import Literal, Optional\nfrom livekit.agents import RunContext\nfrom livekit.agents.llm import function_tool\nfrom voice_platform.tools.base import BaseTool, ToolMetadata\n"
+HEADER = "from typing import Literal, Optional\nfrom livekit.agents import RunContext\nfrom livekit.agents.llm import function_tool\nfrom voice_platform.tools.base import BaseTool, ToolMetadata\n"
+
+
+def tool_source(i: int, *, cls: str = "Gen", width: int = 3, purpose: str = "benchmark", secret: bool = False) -> str:
+    """One generated tool class (three functions of the shapes LiveKit's schema builder meets in
+    real tools), optionally with a secret ``api_key`` in its config; shared by the benchmarks."""
+    return textwrap.dedent(_TOOL.format(
+        i=i, n=f"{i:0{width}d}", cls=cls, purpose=purpose,
+        secret_property='\n            "api_key": {"type": "string", "title": "API key"},' if secret else "",
+        secret_fields='\n        secret_fields=("api_key",),' if secret else "",
+    ))
 
 
 def _generate_package(root: Path) -> str:
@@ -70,8 +82,8 @@ def _generate_package(root: Path) -> str:
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     for m in range(N_TOOLS // 10):
-        body = "".join(_TOOL.format(i=m * 10 + k) for k in range(10))
-        (pkg / f"tools_{m}.py").write_text(_HEADER + textwrap.dedent(body))
+        body = "".join(tool_source(m * 10 + k) for k in range(10))
+        (pkg / f"tools_{m}.py").write_text(HEADER + body)
     sys.path.insert(0, str(root))
     return name
 

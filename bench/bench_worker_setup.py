@@ -20,61 +20,15 @@ import os
 import statistics
 import sys
 import tempfile
-import textwrap
 import time
 import uuid
 from pathlib import Path
 
+from bench.bench_registry import HEADER, tool_source
+
 RUNS = 50
 N_TOOLS = 10
 WRAP_CALLS = 5000
-
-
-_TOOL = '''
-class SetupTool{i:02d}(BaseTool):
-    metadata = ToolMetadata(
-        name="Setup_tool_{i:02d}", description="Generated tool {i} for the worker setup benchmark.",
-        config_schema={{"type": "object", "properties": {{
-            "region": {{"type": "string", "default": "eu"}},
-            "api_key": {{"type": "string", "title": "API key"}},
-        }}}},
-        secret_fields=("api_key",),
-    )
-
-    @function_tool()
-    async def lookup_{i:02d}(self, context: RunContext, query: str, limit: int = 5, region: Optional[str] = None) -> dict:
-        """Look something up.
-
-        Args:
-            query: What to look up.
-            limit: How many results at most.
-            region: Where to look, when it matters.
-        """
-        return {{}}
-
-    @function_tool()
-    async def book_{i:02d}(self, context: RunContext, when: str, kind: Literal["call", "visit"] = "call") -> dict:
-        """Book something.
-
-        Args:
-            when: ISO 8601 time.
-            kind: What kind of booking.
-        """
-        return {{}}
-
-    @function_tool()
-    async def cancel_{i:02d}(self, context: RunContext, booking_id: str) -> dict:
-        """Cancel a booking.
-
-        Args:
-            booking_id: The booking to cancel.
-        """
-        return {{}}
-'''
-_HEADER = (
-    "from typing import Literal, Optional\nfrom livekit.agents import RunContext\n"
-    "from livekit.agents.llm import function_tool\nfrom voice_platform.tools.base import BaseTool, ToolMetadata\n"
-)
 
 
 def _generate_package(root: Path) -> str:
@@ -83,7 +37,8 @@ def _generate_package(root: Path) -> str:
     pkg = root / name
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "tools.py").write_text(_HEADER + "".join(textwrap.dedent(_TOOL.format(i=i)) for i in range(N_TOOLS)))
+    (pkg / "tools.py").write_text(HEADER + "".join(
+        tool_source(i, cls="Setup", width=2, purpose="worker setup benchmark", secret=True) for i in range(N_TOOLS)))
     sys.path.insert(0, str(root))
     return name
 
