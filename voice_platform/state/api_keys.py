@@ -44,19 +44,14 @@ class ApiKeysState(AuthState):
     def load(self):
         self.loading, self.errors, self.keys = True, {}, []
         self.new_secret, self.new_secret_name = "", ""
-        try:
-            with session_scope() as session:
-                user = self._current_user(session)
-                self._load_session(session, user)
-                if self.can_manage_keys:
-                    self._refresh(session, user)
-        except NotAuthenticated:
-            return self._signed_out()
-        except DomainError as exc:
-            self.errors = {"": exc.message}
-        finally:
-            self.loading = False
-        return None
+        def keys(session, user) -> None:
+            if self.can_manage_keys:
+                self._refresh(session, user)
+
+        return self._load_page(keys, on_error=self._form_error)
+
+    def _form_error(self, message: str) -> None:
+        self.errors = {"": message}
 
     @rx.event
     def set_new_role(self, value: str):

@@ -6,8 +6,6 @@ import json
 
 import reflex as rx
 
-from voice_platform.db import session_scope
-from voice_platform.errors import DomainError, NotAuthenticated
 from voice_platform.services import audit
 from voice_platform.state.auth import AuthState
 
@@ -62,29 +60,20 @@ class AuditLogState(AuthState):
                                  actor_query=self.actor_filter or None, offset=self.offset, limit=PAGE_SIZE)
         self.events, self.total = [event_row(e) for e in page.items], page.total
 
-    def _reload(self, *, session_too: bool = False):
+    def _reload(self):
         self.error = ""
-        try:
-            with session_scope() as session:
-                user = self._current_user(session)
-                if session_too:
-                    self._load_session(session, user)
-                if self.can_read_audit:
-                    self._fetch(session, user)
-                else:
-                    self.events, self.total = [], 0
-        except NotAuthenticated:
-            return self._signed_out()
-        except DomainError as exc:
-            self.error = exc.message
-        finally:
-            self.loading = False
-        return None
+        return self._load_page(self._fetch_if_allowed)
+
+    def _fetch_if_allowed(self, session, user) -> None:
+        if self.can_read_audit:
+            self._fetch(session, user)
+        else:
+            self.events, self.total = [], 0
 
     @rx.event
     def load(self):
         self.loading, self.offset, self.action_filter, self.actor_filter = True, 0, ALL, ""
-        return self._reload(session_too=True)
+        return self._reload()
 
     @rx.event
     def set_action_filter(self, value: str):

@@ -92,6 +92,26 @@ class AuthState(rx.State):
             events.append(rx.toast.info(message))
         return events
 
+    def _load_page(self, work, *, on_error=None):
+        """That shape for a page's data: the user, their organizations (``_load_session``) and
+        ``work(session, user)``; a lapsed sign-in goes to /signin, a service's refusal to
+        ``on_error(message)`` (default: ``self.error``); ``self.loading`` ends either way."""
+        try:
+            with session_scope() as session:
+                user = self._current_user(session)
+                self._load_session(session, user)
+                work(session, user)
+        except NotAuthenticated:
+            return self._signed_out()
+        except DomainError as exc:
+            if on_error is None:
+                self.error = exc.message
+            else:
+                on_error(exc.message)
+        finally:
+            self.loading = False
+        return None
+
     def _load_session(self, session, user: User, prefer_org: str | None = None) -> None:
         """Fill user, organizations and permissions for the current organization."""
         self.user_email = user.email

@@ -120,18 +120,7 @@ class BillingState(AuthState):
     @rx.event
     def load(self):
         self.loading, self.error, self.plan_error, self.events_offset = True, "", "", 0
-        try:
-            with session_scope() as session:
-                user = self._current_user(session)
-                self._load_session(session, user)
-                self._refresh(session, user)
-        except NotAuthenticated:
-            return self._signed_out()
-        except DomainError as exc:
-            self.error = exc.message
-        finally:
-            self.loading = False
-        return None
+        return self._load_page(self._refresh)
 
     @rx.event
     def next_page(self):
