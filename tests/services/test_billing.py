@@ -38,7 +38,7 @@ def line(client):
 def _route(call_sid: str, to: str) -> calls.RoutedCall:
     from voice_platform.api import voice
 
-    return voice._route(call_sid, "+15550001111", to)
+    return voice._route_alone(call_sid, "+15550001111", to)
 
 
 def _sub(org_id: str) -> Subscription:

@@ -25,9 +25,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import Connection
 from opentelemetry.trace import SpanKind
 
 from voice_platform import telemetry
@@ -51,12 +52,25 @@ async def _verified_form(request: Request, public_url: str) -> dict[str, str]:
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise PermissionDenied("Request too large for a Twilio webhook")
-    params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    params = _form(body.decode("utf-8", "replace"))
     query = request.scope["query_string"]
     url = public_url + "?" + query.decode("latin-1") if query else public_url
     if not validate_twilio_signature(url, params, request.headers.get("x-twilio-signature")):
         raise PermissionDenied("Invalid or missing Twilio signature")
     return params
+
+
+def _form(body: str) -> dict[str, str]:
+    """A form body as ``dict(parse_qsl(body, keep_blank_values=True))`` reads it (the last value of
+    a repeated name wins), unquoting only what is quoted: most of Twilio's values are plain."""
+    form: dict[str, str] = {}
+    for pair in body.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            if "%" in name or "+" in name:
+                name = unquote_plus(name)
+            form[name] = unquote_plus(value) if "%" in value or "+" in value else value
+    return form
 
 
 async def twilio_request(request: Request) -> dict[str, str]:
@@ -76,38 +90,87 @@ async def _bounded(work, *args):
     return await asyncio.wait_for(asyncio.to_thread(work, *args), DB_TIMEOUT_SECONDS)
 
 
-def _route(call_sid: str, from_number: str | None, to_number: str | None,
-           trace_context: str | None = None) -> calls.RoutedCall:
-    """One call on a Core connection. PostgreSQL: autocommit, since the call is one statement
-    that commits by itself (no BEGIN, no COMMIT round trips, no ORM unit of work). SQLite: a
-    transaction around its few statements."""
-    engine = get_engine()
-    if engine.dialect.name != "postgresql":
-        with engine.begin() as conn:
-            return calls.open_phone_session(conn, call_sid=call_sid, from_number=from_number, to_number=to_number,
-                                            trace_context=trace_context)
-    with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT")
-        return calls.open_phone_session(conn, call_sid=call_sid, from_number=from_number, to_number=to_number,
-                                        trace_context=trace_context)
+class _Connections:
+    """The session writer's connections, checked out once for as long as it has calls to write
+    (one pool checkout and pre-ping for a run of batches, not one per call). PostgreSQL: one in
+    autocommit for a call written alone (its one statement commits by itself: no BEGIN or
+    COMMIT round trip) and one for transactions. SQLite: one, always in a transaction. A
+    connection that failed is closed, and the next call checks out another."""
+
+    def __init__(self) -> None:
+        self._autocommit: Connection | None = None
+        self._transactional: Connection | None = None
+
+    def autocommit(self) -> Connection:
+        if self._autocommit is None:
+            self._autocommit = get_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._autocommit
+
+    def transactional(self) -> Connection:
+        if self._transactional is None:
+            self._transactional = get_engine().connect()
+        return self._transactional
+
+    def close(self) -> None:
+        for conn in (self._autocommit, self._transactional):
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001 - a broken connection is dropped by its pool
+                    log.warning("session writer: closing a connection failed", exc_info=True)
+        self._autocommit = self._transactional = None
 
 
-def _route_together(waiting: list[tuple[str, str | None, str | None, str | None]]) -> list[calls.RoutedCall | Exception]:
+Call = tuple[str, str | None, str | None, str | None]  # CallSid, From, To, traceparent
+
+
+def _open(conn: Connection, call: Call) -> calls.RoutedCall:
+    call_sid, from_number, to_number, trace_context = call
+    return calls.open_phone_session(conn, call_sid=call_sid, from_number=from_number, to_number=to_number,
+                                    trace_context=trace_context)
+
+
+def _route(connections: _Connections, call: Call) -> calls.RoutedCall:
+    """One call. PostgreSQL: in autocommit, since the call is one statement that commits by itself
+    (its rare paths' statements are each correct alone). SQLite: a transaction around its two."""
+    if get_engine().dialect.name != "postgresql":
+        conn = connections.transactional()
+        with conn.begin():
+            return _open(conn, call)
+    conn = connections.autocommit()
+    try:
+        return _open(conn, call)
+    finally:
+        if conn.in_transaction():  # SQLAlchemy's own bookkeeping of the rare paths (no round trip)
+            conn.commit()
+
+
+def _route_alone(call_sid: str, from_number: str | None, to_number: str | None,
+                 trace_context: str | None = None) -> calls.RoutedCall:
+    """One call on connections of its own, as another backend process would write it (tests race these)."""
+    connections = _Connections()
+    try:
+        return _route(connections, (call_sid, from_number, to_number, trace_context))
+    finally:
+        connections.close()
+
+
+def _route_together(connections: _Connections, waiting: list[Call]) -> list[calls.RoutedCall | Exception]:
     """Several calls in one transaction, so one commit (one WAL sync) serves them all. A call
     alone, or every call of a batch that failed, on its own: one call's failure is never another's."""
     if len(waiting) > 1:
         try:
-            with get_engine().begin() as conn:
-                return [calls.open_phone_session(conn, call_sid=sid, from_number=caller, to_number=dialed,
-                                                 trace_context=context)
-                        for sid, caller, dialed, context in waiting]
+            conn = connections.transactional()
+            with conn.begin():
+                return [_open(conn, call) for call in waiting]
         except Exception:  # noqa: BLE001 - retried one by one below
-            pass
+            connections.close()
     results: list[calls.RoutedCall | Exception] = []
     for call in waiting:
         try:
-            results.append(_route(*call))
+            results.append(_route(connections, call))
         except Exception as exc:  # noqa: BLE001 - handed to the waiting request, which answers with a sentence
+            connections.close()
             results.append(exc)
     return results
 
@@ -126,11 +189,11 @@ class _SessionWriter:
 
     def __init__(self, threads: int = 1) -> None:
         self._lock = threading.Lock()
-        self._waiting: list[tuple[tuple[str, str | None, str | None, str | None], asyncio.Future]] = []
+        self._waiting: list[tuple[Call, asyncio.Future]] = []
         self._writing, self._most = 0, threads
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="incoming-call")
 
-    def submit(self, call: tuple[str, str | None, str | None, str | None]) -> asyncio.Future:
+    def submit(self, call: Call) -> asyncio.Future:
         future = asyncio.get_running_loop().create_future()
         with self._lock:
             self._waiting.append((call, future))
@@ -141,9 +204,10 @@ class _SessionWriter:
         return future
 
     def _write(self) -> None:
+        connections = _Connections()
         try:
             while batch := self._take():
-                results = _route_together([call for call, _ in batch])
+                results = _route_together(connections, [call for call, _ in batch])
                 by_loop: dict[asyncio.AbstractEventLoop, list] = {}
                 for (_call, future), result in zip(batch, results):
                     by_loop.setdefault(future.get_loop(), []).append((future, result))
@@ -156,8 +220,10 @@ class _SessionWriter:
             with self._lock:  # a thread that is gone is not counted: the next call starts another
                 self._writing -= 1
             raise
+        finally:
+            connections.close()
 
-    def _take(self) -> list[tuple[tuple[str, str | None, str | None, str | None], asyncio.Future]]:
+    def _take(self) -> list[tuple[Call, asyncio.Future]]:
         """The calls still waited for; none: this thread stops (decided under the lock, so a call
         submitted meanwhile either is taken here or starts a thread)."""
         with self._lock:

@@ -77,44 +77,125 @@ _SESSION_COLUMNS = ("id", "organization_id", "agent_id", "kind", "provider_call_
                     "status", "started_at", "created_at", "updated_at", "trace_context")
 
 
-def _upsert_session(insert):
-    """SQLite's insert of a new session: nothing (no row returned) when the CallSid has one already."""
-    return insert.on_conflict_do_nothing(index_elements=["provider_call_id"]).returning(CallSession.__table__.c.id)
-
-
 def _session_of(session, call_sid: str):
     return session.execute(select(CallSession.id).where(CallSession.provider_call_id == call_sid)).scalar()
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement compiled once for its dialect, run on the driver's own cursor.
+
+    The incoming webhook runs its statement(s) for every call: SQLAlchemy's ``execute``
+    (cache-key walk of a CTE statement, execution context, result object) cost more than the
+    driver's execution itself (bench_webhook). The SQL is SQLAlchemy's own compilation with
+    the dialect's positional paramstyle; parameters and results go through the columns' own
+    type processors (SQLite keeps UUIDs and times as text), so the rows are what SQLAlchemy
+    would return. psycopg prepares the statement on the server after a few executions.
+    """
+
+    sql: str
+    names: tuple[str, ...]  # bind names, in placeholder order
+    fixed: dict[str, Any]  # literal binds of the statement (e.g. the + 1 of a counter)
+    binds: tuple[Any, ...]  # each placeholder's bind processor, or None
+    results: tuple[Any, ...]  # each result column's processor, or None
+
+    @classmethod
+    def of(cls, statement, dialect) -> "_Compiled":
+        compiled = statement.compile(dialect=dialect)
+        names = tuple(compiled.positiontup or ())
+        binds = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+        results = tuple(column[3].dialect_impl(dialect).result_processor(dialect, None)
+                        for column in compiled._result_columns)  # (key, name, objects, type)
+        return cls(str(compiled), names, {k: v for k, v in compiled.params.items() if v is not None}, binds, results)
+
+    def run(self, connection: Connection, values: dict[str, Any]) -> tuple | None:
+        merged = {**self.fixed, **values}
+        params = [value if process is None else process(value)
+                  for process, value in zip(self.binds, [merged[name] for name in self.names])]
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(self.sql, params)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        return tuple(value if process is None or value is None else process(value)
+                     for process, value in zip(self.results, row))
+
+
+@dataclass(frozen=True)
+class _OpenStatements:
+    """What ``open_phone_session`` runs, per dialect. ``first`` always; ``then`` on SQLite only,
+    after ``first`` took a slot."""
+
+    first: _Compiled
+    then: _Compiled | None
+    find_agent: Any  # the rare paths' lookup (SQLAlchemy)
+
+
+def _positional_dialect(name: str):
+    """The dialect statements are compiled for: the driver's, with a positional paramstyle."""
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+        return PGDialect_psycopg(paramstyle="format")
+    from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+
+    return SQLiteDialect_pysqlite()  # qmark
+
+
 @lru_cache(maxsize=None)
-def _open_statements(dialect_name: str):
-    """The statement(s) of ``open_phone_session``, built once per dialect (SQLAlchemy then finds
-    their compiled form in its cache instead of rebuilding them on every call).
+def _open_statements(dialect_name: str) -> _OpenStatements:
+    """The statement(s) of ``open_phone_session``, built and compiled once per dialect.
 
     PostgreSQL: ONE statement. CTEs find the agent and an earlier session of this CallSid,
     take a concurrency slot on the organization's subscription (an UPDATE whose WHERE holds
     the plan's limits: the row lock makes simultaneous webhooks take slots one after the
     other, each re-checking the limit) and insert the session only when a slot was taken.
-    SQLite, which has no data-modifying CTEs: the same steps as statements, in one transaction
-    (SQLite has one writer at a time).
+    Its row: the agent's columns, the session id (earlier or new), whether this statement
+    inserted it, and how many slots it took.
+
+    SQLite, which has no data-modifying CTEs: two statements in one transaction (SQLite has
+    one writer at a time, taken by the first): the slot, taken only for an active agent of
+    the number and a CallSid without a session; then the insert, returning the session with
+    what the answer needs of its agent. Anything else (unknown number, switched-off agent,
+    a retried CallSid, a limit) finds no slot and takes the rare path.
     """
+    dialect = _positional_dialect(dialect_name)
     columns = (VoiceAgent.id, VoiceAgent.organization_id, VoiceAgent.is_active, VoiceAgent.record_calls,
                VoiceAgent.recording_notice)
     find_agent = select(*columns).where(VoiceAgent.phone_number == bindparam("number"))
     table = CallSession.__table__
-    if dialect_name != "postgresql":
-        return find_agent, _upsert_session(sqlite.insert(table))
     now = bindparam("now", type_=DateTime(timezone=True))
-    agent = find_agent.cte("agent")
     # Bind names that are no column's name: an UPDATE takes an execution parameter named like one
     # of its table's columns (id, status, created_at ...) as a value to SET.
-    earlier = select(table.c.id).where(table.c.provider_call_id == bindparam("v_provider_call_id")).cte("earlier")
+    values = {name: bindparam("v_" + name, type_=table.c[name].type) for name in _SESSION_COLUMNS}
+    has_session = select(table.c.id).where(table.c.provider_call_id == values["provider_call_id"])
+    if dialect.name != "postgresql":
+        agent = VoiceAgent.__table__.alias("agent")
+        slot = (update(Subscription)
+                .where(Subscription.organization_id == select(VoiceAgent.organization_id).where(
+                    VoiceAgent.phone_number == bindparam("number"), VoiceAgent.is_active).scalar_subquery(),
+                       billing.slot_conditions(now), ~exists(has_session))
+                .values(active_calls=Subscription.active_calls + 1, updated_at=now)
+                .returning(Subscription.organization_id))
+        values.update(organization_id=agent.c.organization_id, agent_id=agent.c.id)
+        opened = (sqlite.insert(table)
+                  .from_select(list(_SESSION_COLUMNS), select(*(values[name] for name in _SESSION_COLUMNS))
+                               .where(agent.c.phone_number == bindparam("number")))
+                  .on_conflict_do_nothing(index_elements=["provider_call_id"])
+                  .returning(table.c.id, table.c.agent_id, table.c.organization_id,
+                             *(select(column).where(VoiceAgent.phone_number == bindparam("number")).scalar_subquery()
+                               for column in (VoiceAgent.record_calls, VoiceAgent.recording_notice))))
+        return _OpenStatements(_Compiled.of(slot, dialect), _Compiled.of(opened, dialect), find_agent)
+    agent = find_agent.cte("agent")
+    earlier = has_session.cte("earlier")
     slot = (update(Subscription)
             .where(Subscription.organization_id == agent.c.organization_id, agent.c.is_active,
                    billing.slot_conditions(now), ~exists(select(earlier.c.id)))
             .values(active_calls=Subscription.active_calls + 1, updated_at=now)
             .returning(Subscription.organization_id)).cte("slot")
-    values = {name: bindparam("v_" + name, type_=table.c[name].type) for name in _SESSION_COLUMNS}
     values.update(organization_id=agent.c.organization_id, agent_id=agent.c.id)
     opened = postgresql.insert(table).from_select(
         list(_SESSION_COLUMNS),
@@ -123,12 +204,17 @@ def _open_statements(dialect_name: str):
     opened = opened.on_conflict_do_update(
         index_elements=["provider_call_id"], set_={"provider_call_id": opened.excluded.provider_call_id}
     ).returning(table.c.id, literal_column("(xmax = 0)").label("inserted")).cte("opened")
-    return select(
+    statement = select(
         *agent.c,
         func.coalesce(select(earlier.c.id).scalar_subquery(), select(opened.c.id).scalar_subquery()),
         select(opened.c.inserted).scalar_subquery(),
         select(func.count()).select_from(slot).scalar_subquery(),
-    ), None
+    )
+    return _OpenStatements(_Compiled.of(statement, dialect), None, find_agent)
+
+
+def _connection(session: Session | Connection) -> Connection:
+    return session if isinstance(session, Connection) else session.connection()
 
 
 def open_phone_session(
@@ -141,49 +227,47 @@ def open_phone_session(
     A retried CallSid gets the same session and takes no second slot. On PostgreSQL the whole
     thing is one statement, so ``session`` may be a Core connection in autocommit mode (the
     webhook's); the statements of the rare paths (a limit reached, a lost race) are each
-    correct on their own. On SQLite ``session`` must be in a transaction.
+    correct on their own. On SQLite ``session`` must be in a transaction: two statements when
+    the call is dialed.
     """
     number = _dialed_number(to_number)
     if number is None:
         return RoutedCall(session_id=None, refusal="invalid_number")
-    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
-    find_agent, upsert = _open_statements(dialect.name)
+    connection = _connection(session)
+    statements = _open_statements(connection.dialect.name)
     for attempt in (1, 2):
         now = utcnow()
         values = {
-            "id": uuid.uuid4(), "kind": PHONE, "provider_call_id": call_sid,
-            "from_number": (from_number or "")[:32] or None, "to_number": number, "status": PENDING,
-            "started_at": now, "created_at": now, "updated_at": now, "trace_context": trace_context,
+            "number": number, "now": now, "v_id": uuid.uuid4(), "v_kind": PHONE, "v_provider_call_id": call_sid,
+            "v_from_number": (from_number or "")[:32] or None, "v_to_number": number, "v_status": PENDING,
+            "v_started_at": now, "v_created_at": now, "v_updated_at": now, "v_trace_context": trace_context,
         }
-        if upsert is None:  # PostgreSQL: lookup, slot and insert in one statement
-            row = session.execute(find_agent, {"number": number, "now": now,
-                                               **{"v_" + name: value for name, value in values.items()}}).first()
-        else:
-            row = session.execute(find_agent, {"number": number}).first()
+        row = statements.first.run(connection, values)
+        if statements.then is not None:  # SQLite: the slot was taken (row) or not
+            if row is not None:
+                opened = statements.then.run(connection, values)
+                if opened is not None:
+                    session_id, agent_id, org_id, record_calls, notice = opened
+                    return RoutedCall(session_id=session_id, agent_id=agent_id, organization_id=org_id,
+                                      record_calls=bool(record_calls), recording_notice=notice)
+                billing.give_back_slot(connection, row[0])  # not under SQLite's one writer; correct anyway
+            row = connection.execute(statements.find_agent, {"number": number}).first()
+            if row is not None:
+                row = (*row, None, None, 0)
         if row is None:
             return RoutedCall(session_id=None, refusal="unknown_number")
-        agent_id, org_id, is_active, record_calls, notice = row[:5]
+        agent_id, org_id, is_active, record_calls, notice, session_id, inserted, slots = row
         if not is_active:
             return RoutedCall(session_id=None, agent_id=agent_id, organization_id=org_id, refusal="inactive_agent")
-        if upsert is None:
-            session_id, inserted, slots = row[5], row[6], row[7]
-            if slots and session_id is not None and inserted is False:
-                billing.give_back_slot(session, org_id)  # a concurrent retry of this CallSid won the insert
-        else:  # three statements: the lookup above, the slot, the insert
-            session_id = None
-            if session.execute(billing.take_slot_statement(org_id, now)).first() is not None:
-                # The write above holds SQLite's lock: what is read from here on is current.
-                session_id = session.execute(
-                    upsert, {**values, "organization_id": org_id, "agent_id": agent_id}).scalar()
-                if session_id is None:  # a retry of this CallSid: it has its session (and its slot)
-                    billing.give_back_slot(session, org_id)
-                    session_id = _session_of(session, call_sid)
+        if slots and session_id is not None and inserted is False:
+            billing.give_back_slot(connection, org_id)  # a concurrent retry of this CallSid won the insert
         if session_id is None:  # refused a slot, possibly while a concurrent retry of this CallSid held one
-            session_id = _session_of(session, call_sid)
+            session_id = _session_of(connection, call_sid)
         if session_id is not None:
             return RoutedCall(session_id=session_id, agent_id=agent_id, organization_id=org_id,
                               record_calls=bool(record_calls), recording_notice=notice)
-        reason = billing.make_room(session, org_id, now) if attempt == 1 else billing.refusal_reason(session, org_id)
+        reason = (billing.make_room(connection, org_id, now) if attempt == 1
+                  else billing.refusal_reason(connection, org_id))
         if reason is not None:
             break
     return RoutedCall(session_id=None, agent_id=agent_id, organization_id=org_id, refusal=reason)
