@@ -285,3 +285,37 @@ def test_periods_roll_by_calendar_month_and_clamp_to_the_month_end():
     assert billing.add_months(start, 1) == datetime(2026, 2, 28, 12, tzinfo=timezone.utc)
     assert billing._period_containing(start, datetime(2026, 4, 15, tzinfo=timezone.utc)) == (
         datetime(2026, 3, 31, 12, tzinfo=timezone.utc), datetime(2026, 4, 30, 12, tzinfo=timezone.utc))
+
+
+def test_calls_written_together_get_what_each_would_get_alone(client, line, voice_settings):
+    """The session writer's batch (one transaction; on PostgreSQL one pipelined round trip), in
+    order: both slots held by lost sessions, so every call of the batch is first refused; the first
+    call makes room (both lost sessions closed) and the next new call takes the other freed slot,
+    as it would have alone; a retry inside the batch, the limit reached again, an unknown and a
+    garbage number, a switched-off agent."""
+    admin, agent = line  # Free: 2 concurrent calls
+    other_admin = signup(client, "billing-off")
+    off = create_agent(client, other_admin, phone_number=unique_phone(), is_active=False)
+    lost = [_route("CA" + uuid.uuid4().hex, agent["phone_number"]).session_id for _ in range(2)]
+    with session_scope() as s:  # their callbacks never came
+        for session_id in lost:
+            s.get(CallSession, session_id).started_at = utcnow() - billing.PENDING_STALE - timedelta(minutes=1)
+    first = "CA" + uuid.uuid4().hex
+    waiting = [(first, "+15550001111", agent["phone_number"], None),
+               (first, "+15550001111", agent["phone_number"], None),  # Twilio's retry, in the same batch
+               ("CA" + uuid.uuid4().hex, "+15550001111", "+19995550123", None),
+               ("CA" + uuid.uuid4().hex, "+15550001111", "garbage", None),
+               ("CA" + uuid.uuid4().hex, "+15550001111", off["phone_number"], None),
+               ("CA" + uuid.uuid4().hex, "+15550001111", agent["phone_number"], None),  # the second freed slot
+               ("CA" + uuid.uuid4().hex, "+15550001111", agent["phone_number"], None)]  # over the limit
+    with get_engine().connect() as conn, conn.begin():
+        routed = calls.open_phone_sessions(conn, waiting)
+    assert routed[0].session_id is not None and routed[1].session_id == routed[0].session_id
+    assert [r.refusal for r in routed[2:5]] == ["unknown_number", "invalid_number", "inactive_agent"]
+    assert routed[5].session_id is not None and routed[6].refusal == "over_concurrency"
+    assert _sub(admin.org_id).active_calls == 2
+    with session_scope() as s:
+        assert [s.get(CallSession, session_id).end_reason for session_id in lost] == ["lost", "lost"]
+        sids = [w[0] for w in waiting]
+        rows = s.exec(select(CallSession).where(CallSession.provider_call_id.in_(sids))).all()
+        assert sorted(str(r.id) for r in rows) == sorted({str(r.session_id) for r in routed if r.session_id})

@@ -8,8 +8,9 @@ bounded by ``DB_TIMEOUT_SECONDS`` and answered with a spoken apology.
 
 The incoming call is the hot path (``bench/bench_webhook.py`` measures it): its sessions
 are written by ``_SessionWriter``, a thread of its own that writes the calls waiting
-together (one commit for a batch), on a Core connection, in one statement per call on
-PostgreSQL.
+together (one transaction and one commit for a batch) on connections it keeps while busy: one
+statement per call on PostgreSQL, a batch's statements sent in one round trip
+(``calls.open_phone_sessions``).
 
 No LiveKit call happens here: for an inbound SIP call, LiveKit's dispatch rule (installed
 by ``make livekit-setup``) creates the room and dispatches the worker. A room made
@@ -162,7 +163,7 @@ def _route_together(connections: _Connections, waiting: list[Call]) -> list[call
         try:
             conn = connections.transactional()
             with conn.begin():
-                return [_open(conn, call) for call in waiting]
+                return list(calls.open_phone_sessions(conn, waiting))
         except Exception:  # noqa: BLE001 - retried one by one below
             connections.close()
     results: list[calls.RoutedCall | Exception] = []
@@ -180,9 +181,11 @@ class _SessionWriter:
 
     The thread takes every call waiting, writes them, then takes those that arrived meanwhile:
     a call alone is one autocommitted upsert; several go in one transaction (group commit:
-    one WAL sync, one pool checkout and one thread hop for all of them). One thread: SQLite
+    one WAL sync, one round trip and one thread hop for all of them). One thread: SQLite
     takes one writer at a time (a second would sleep in its busy handler), and on PostgreSQL
-    two or four threads made smaller batches and fewer calls per second (bench_webhook). A
+    every call of an organization updates its subscription row, so a second writer would wait
+    for the first one's row lock; two or four threads made smaller batches and fewer calls per
+    second (bench_webhook). A
     request still waits at most ``DB_TIMEOUT_SECONDS``; a call given up on before its turn is
     not written.
     """

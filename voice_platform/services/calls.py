@@ -108,20 +108,39 @@ class _Compiled:
                         for column in compiled._result_columns)  # (key, name, objects, type)
         return cls(str(compiled), names, {k: v for k, v in compiled.params.items() if v is not None}, binds, results)
 
-    def run(self, connection: Connection, values: dict[str, Any]) -> tuple | None:
+    def _params(self, values: dict[str, Any]) -> list:
         merged = {**self.fixed, **values}
-        params = [value if process is None else process(value)
-                  for process, value in zip(self.binds, [merged[name] for name in self.names])]
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(self.sql, params)
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
+        return [value if process is None else process(value)
+                for process, value in zip(self.binds, [merged[name] for name in self.names])]
+
+    def _row(self, row) -> tuple | None:
         if row is None:
             return None
         return tuple(value if process is None or value is None else process(value)
                      for process, value in zip(self.results, row))
+
+    def run(self, connection: Connection, values: dict[str, Any]) -> tuple | None:
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(self.sql, self._params(values))
+            return self._row(cursor.fetchone())
+        finally:
+            cursor.close()
+
+    def run_pipelined(self, connection: Connection, many: list[dict[str, Any]]) -> list[tuple | None]:
+        """One execution per values, sent together (psycopg's ``executemany`` in pipeline mode): the
+        server runs them one after the other in the connection's transaction, one round trip for
+        all, and this thread waits once instead of once per call."""
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(self.sql, [self._params(values) for values in many], returning=True)
+            rows = []
+            while True:
+                rows.append(self._row(cursor.fetchone()))
+                if not cursor.nextset():
+                    return rows
+        finally:
+            cursor.close()
 
 
 @dataclass(frozen=True)
@@ -230,30 +249,64 @@ def open_phone_session(
     correct on their own. On SQLite ``session`` must be in a transaction: two statements when
     the call is dialed.
     """
-    number = _dialed_number(to_number)
-    if number is None:
-        return RoutedCall(session_id=None, refusal="invalid_number")
+    return open_phone_sessions(session, [(call_sid, from_number, to_number, trace_context)])[0]
+
+
+def open_phone_sessions(session: Session | Connection,
+                        incoming: list[tuple[str, str | None, str | None, str | None]]) -> list[RoutedCall]:
+    """``open_phone_session`` for several calls (CallSid, From, To, traceparent) in the caller's
+    transaction, in order. On PostgreSQL their statements are sent together (one round trip for
+    all); a call whose statement was refused a slot runs again after the calls before it, as it
+    would have alone (they may have made room)."""
     connection = _connection(session)
     statements = _open_statements(connection.dialect.name)
+    now = utcnow()
+    calls = [(call_sid, _dialed_number(to_number), from_number, trace_context)
+             for call_sid, from_number, to_number, trace_context in incoming]
+    first_rows: list = [_NOT_RUN] * len(calls)
+    dialed = [i for i, call in enumerate(calls) if call[1] is not None]
+    if statements.then is None and len(dialed) > 1:
+        rows = statements.first.run_pipelined(connection, [_values(*calls[i], now) for i in dialed])
+        for i, row in zip(dialed, rows):
+            first_rows[i] = row
+    return [_open_one(connection, statements, *call, first_row=first_row)
+            for call, first_row in zip(calls, first_rows)]
+
+
+_NOT_RUN = object()
+
+
+def _values(call_sid: str, number: str, from_number: str | None, trace_context: str | None,
+            now: datetime) -> dict[str, Any]:
+    return {
+        "number": number, "now": now, "v_id": uuid.uuid4(), "v_kind": PHONE, "v_provider_call_id": call_sid,
+        "v_from_number": (from_number or "")[:32] or None, "v_to_number": number, "v_status": PENDING,
+        "v_started_at": now, "v_created_at": now, "v_updated_at": now, "v_trace_context": trace_context,
+    }
+
+
+def _open_one(connection: Connection, statements: _OpenStatements, call_sid: str, number: str | None,
+              from_number: str | None, trace_context: str | None, *, first_row=_NOT_RUN) -> RoutedCall:
+    if number is None:
+        return RoutedCall(session_id=None, refusal="invalid_number")
     for attempt in (1, 2):
-        now = utcnow()
-        values = {
-            "number": number, "now": now, "v_id": uuid.uuid4(), "v_kind": PHONE, "v_provider_call_id": call_sid,
-            "v_from_number": (from_number or "")[:32] or None, "v_to_number": number, "v_status": PENDING,
-            "v_started_at": now, "v_created_at": now, "v_updated_at": now, "v_trace_context": trace_context,
-        }
-        row = statements.first.run(connection, values)
-        if statements.then is not None:  # SQLite: the slot was taken (row) or not
-            if row is not None:
-                opened = statements.then.run(connection, values)
-                if opened is not None:
-                    session_id, agent_id, org_id, record_calls, notice = opened
-                    return RoutedCall(session_id=session_id, agent_id=agent_id, organization_id=org_id,
-                                      record_calls=bool(record_calls), recording_notice=notice)
-                billing.give_back_slot(connection, row[0])  # not under SQLite's one writer; correct anyway
-            row = connection.execute(statements.find_agent, {"number": number}).first()
-            if row is not None:
-                row = (*row, None, None, 0)
+        if first_row is not _NOT_RUN and (first_row is None or first_row[5] is not None or not first_row[2]):
+            row, first_row = first_row, _NOT_RUN  # pipelined, and not refused a slot: as it would be now
+        else:
+            now = utcnow()
+            values = _values(call_sid, number, from_number, trace_context, now)
+            row = statements.first.run(connection, values)
+            if statements.then is not None:  # SQLite: the slot was taken (row) or not
+                if row is not None:
+                    opened = statements.then.run(connection, values)
+                    if opened is not None:
+                        session_id, agent_id, org_id, record_calls, notice = opened
+                        return RoutedCall(session_id=session_id, agent_id=agent_id, organization_id=org_id,
+                                          record_calls=bool(record_calls), recording_notice=notice)
+                    billing.give_back_slot(connection, row[0])  # not under SQLite's one writer; correct anyway
+                row = connection.execute(statements.find_agent, {"number": number}).first()
+                if row is not None:
+                    row = (*row, None, None, 0)
         if row is None:
             return RoutedCall(session_id=None, refusal="unknown_number")
         agent_id, org_id, is_active, record_calls, notice, session_id, inserted, slots = row
@@ -266,7 +319,7 @@ def open_phone_session(
         if session_id is not None:
             return RoutedCall(session_id=session_id, agent_id=agent_id, organization_id=org_id,
                               record_calls=bool(record_calls), recording_notice=notice)
-        reason = (billing.make_room(connection, org_id, now) if attempt == 1
+        reason = (billing.make_room(connection, org_id, utcnow()) if attempt == 1
                   else billing.refusal_reason(connection, org_id))
         if reason is not None:
             break
