@@ -119,9 +119,11 @@ def _otlp(kind: str, settings: Settings):
                         insecure=endpoint.startswith("http://"))
     if protocol != "http/protobuf":
         raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: use http/protobuf or grpc")
-    if kind == "traces":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Exporter
-    elif kind == "metrics":
+    if kind == "traces":  # spans: our encoder, a third of OpenTelemetry's cost per span (voice_platform.otlp)
+        from voice_platform.otlp import SpanExporter
+
+        return SpanExporter(f"{endpoint}/v1/traces", headers=headers, timeout=timeout)
+    if kind == "metrics":
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as Exporter
     else:
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as Exporter
@@ -181,6 +183,9 @@ class Scrub(SpanProcessor):
     masked, query values dropped, and any E.164 number in a string attribute cut to its last 4."""
 
     def on_start(self, span, parent_context=None) -> None:
+        scope = getattr(span, "instrumentation_scope", None)
+        if scope is not None and scope.name == TRACER_NAME:
+            return  # ours: attributes chosen for telemetry, numbers already masked (the secret scan tests them)
         attributes = getattr(span, "attributes", None) or {}
         for key, value in list(attributes.items()):
             if not isinstance(value, str):
@@ -288,6 +293,14 @@ def current_traceparent() -> str | None:
     carrier: dict[str, str] = {}
     _propagator.inject(carrier)
     return carrier.get("traceparent")
+
+
+def traceparent_of(span: trace.Span) -> str | None:
+    """The W3C traceparent of ``span`` (what ``current_traceparent`` gives inside it)."""
+    context = span.get_span_context()
+    if not context.is_valid:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
 
 
 @contextmanager

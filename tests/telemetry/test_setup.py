@@ -29,14 +29,17 @@ def test_off_in_the_embedded_setup_and_when_disabled():
     assert not telemetry.enabled(_settings(otel_traces_exporter="none"))
 
 
-@pytest.mark.parametrize(("protocol", "module"), [("http/protobuf", "proto.http"), ("grpc", "proto.grpc")])
+@pytest.mark.parametrize(("protocol", "module"), [("http/protobuf", "voice_platform.otlp"), ("grpc", "proto.grpc")])
 def test_the_protocol_picks_the_exporter_and_http_uses_the_signal_paths(protocol, module):
     settings = _settings(otel_exporter_otlp_endpoint="http://127.0.0.1:4318", otel_exporter_otlp_protocol=protocol,
                          otel_exporter_otlp_headers="api-key=abc,x-team=voice")
     exporter = telemetry._otlp("traces", settings)
     assert module in type(exporter).__module__
     if protocol == "http/protobuf":
-        assert exporter._endpoint == "http://127.0.0.1:4318/v1/traces"
+        assert exporter.endpoint == "http://127.0.0.1:4318/v1/traces"
+        assert exporter._session.headers["api-key"] == "abc"
+        metrics = telemetry._otlp("metrics", settings)
+        assert "proto.http" in type(metrics).__module__ and metrics._endpoint == "http://127.0.0.1:4318/v1/metrics"
     assert telemetry._headers(settings) == {"api-key": "abc", "x-team": "voice"}
 
 
@@ -69,3 +72,14 @@ def test_paths_lose_their_tokens_and_numbers(path, cleaned):
 
 def test_numbers_are_masked_to_their_last_four_digits():
     assert telemetry.mask_number("+1 (415) 555-0142") == "***0142" and telemetry.mask_number(None) == ""
+
+
+def test_a_spans_traceparent_is_what_the_propagator_writes_inside_it():
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import INVALID_SPAN
+
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("webhook") as span:
+        assert telemetry.traceparent_of(span) == telemetry.current_traceparent()
+        assert telemetry.traceparent_of(span).startswith("00-")
+    assert telemetry.traceparent_of(INVALID_SPAN) is None

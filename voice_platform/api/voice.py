@@ -331,11 +331,14 @@ async def _incoming(request: Request, span) -> tuple[Response, str]:
         return _xml(twiml.say_and_hang_up(twiml.UNAVAILABLE)), "unconfigured"
     to_number = form.get("To")
     try:
-        if span is not None:
-            with telemetry.tracer().start_as_current_span("calls.open_session", record_exception=False) as child:
-                routed = await _open_session(call_sid, form.get("From"), to_number, telemetry.current_traceparent())
+        if span is not None:  # a child of the webhook's span, not made current: nothing runs inside it here
+            child = telemetry.tracer().start_span("calls.open_session", record_exception=False)
+            try:
+                routed = await _open_session(call_sid, form.get("From"), to_number, telemetry.traceparent_of(child))
                 child.set_attribute("call.to", telemetry.mask_number(to_number))
                 child.set_attribute("call.refusal", routed.refusal or "")
+            finally:
+                child.end()
         else:
             routed = await _open_session(call_sid, form.get("From"), to_number, None)
     except Exception as exc:  # noqa: BLE001 - database down or hanging: the caller still hears a sentence
