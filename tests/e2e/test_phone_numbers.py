@@ -116,3 +116,17 @@ def test_a_member_sees_the_numbers_read_only(page):
     expect(page.get_by_label("Agent for " + phone)).to_have_count(0)
     expect(page.get_by_label("Release " + phone)).to_have_count(0)
     expect(page.get_by_test_id("twilio-not-configured")).to_be_visible()
+
+
+def test_the_voice_url_shown_for_pasting_reaches_the_webhook_through_the_dashboard_app(live_app):
+    """The incoming-call webhook is answered ahead of FastAPI's layers (api.app): through the
+    app ``make run`` serves (Reflex in front), the URL the page shows is the webhook, which,
+    with no TWILIO_AUTH_TOKEN in this setup, refuses every request rather than being open."""
+    import httpx
+
+    url = live_app.url("/api/v1/voice/twilio/incoming")
+    answer = httpx.post(url, data={"CallSid": "CA" + "1" * 32, "To": _phone()}, headers={"X-Twilio-Signature": "x"},
+                        timeout=10)
+    assert answer.status_code == 403, answer.text
+    assert "signature" in answer.json()["detail"].lower()
+    assert httpx.get(url, timeout=10).status_code == 405

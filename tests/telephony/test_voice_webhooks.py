@@ -286,3 +286,42 @@ def test_no_livekit_sip_domain_refuses_politely_without_writing(client, agent, s
     params = call_params(agent[0]["phone_number"])
     assert spoken(twiml(post(client, INCOMING, params))) == texts.UNAVAILABLE
     assert _sessions(session, params["CallSid"]) == []
+
+
+def test_the_incoming_webhook_bounds_its_body_and_takes_only_post(client, agent, session):
+    """It is answered ahead of FastAPI (api.app), so it does what FastAPI's layers did for it."""
+    from voice_platform.api.voice import MAX_BODY_BYTES
+
+    params = call_params(agent[0]["phone_number"], Padding="x" * MAX_BODY_BYTES)
+    r = post(client, INCOMING, params)
+    assert r.status_code == 403 and "too large" in r.json()["detail"]
+    assert _sessions(session, params["CallSid"]) == []
+    r = client.get(INCOMING)
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+
+
+def test_a_bug_in_the_incoming_webhook_is_a_spoken_apology_not_a_500(client, agent, session, monkeypatch):
+    from voice_platform.api import voice
+
+    def broken(*_args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(voice, "_current", broken)
+    r = post(client, INCOMING, call_params(agent[0]["phone_number"]))
+    assert r.status_code == 200 and spoken(twiml(r)) == texts.TECHNICAL_PROBLEM
+
+
+async def test_a_caller_gone_before_the_body_arrived_is_not_answered():
+    from voice_platform.api import voice
+
+    sent = []
+
+    async def receive():
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": INCOMING, "headers": [], "query_string": b""}
+    await voice.incoming_app(scope, receive, send)
+    assert sent == []

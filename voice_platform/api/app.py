@@ -34,12 +34,20 @@ async def _lifespan(_app: FastAPI):
     yield
 
 
-def _traced_by_itself(scope) -> bool:
-    return scope.get("path") == voice.INCOMING_ROUTE
+class _Api(FastAPI):
+    """The API. Twilio's incoming-call webhook, which every phone call hits, is answered ahead of
+    FastAPI's per-request layers by its own ASGI app (``voice.incoming_app``, which traces itself
+    and does what those layers did for it); every other request is FastAPI's."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == voice.INCOMING_ROUTE:
+            await voice.incoming_app(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(
+    app = _Api(
         title="Voice Agent Platform API",
         version="1.0.0",
         description="Organizations, voice agents and their tools. Authenticate with a bearer token from /api/v1/auth/signin.",
@@ -47,8 +55,8 @@ def create_app() -> FastAPI:
         # FastAPI's own OpenTelemetry: a server span per request (and request metrics) through
         # the global providers voice_platform.telemetry installs; a no-op while telemetry is off.
         # No operation spans and no exception logs (a validation failure's message quotes the
-        # input, which may be a password). The incoming-call webhook traces itself (api.voice).
-        telemetry={"operation_spans": False, "logs": False, "exclude": _traced_by_itself},
+        # input, which may be a password). The incoming-call webhook never gets here (_Api).
+        telemetry={"operation_spans": False, "logs": False},
     )
     install_error_handlers(app)
     app.include_router(build_router())

@@ -52,6 +52,10 @@ def domain_error_body(exc: DomainError) -> dict:
 
 
 async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+    return domain_error_response(exc)
+
+
+def domain_error_response(exc: DomainError) -> JSONResponse:
     headers = {}
     if isinstance(exc, NotAuthenticated):
         headers["WWW-Authenticate"] = "Bearer"

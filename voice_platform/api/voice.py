@@ -33,6 +33,7 @@ from sqlalchemy import Connection
 from opentelemetry.trace import SpanKind
 
 from voice_platform import telemetry
+from voice_platform.api.errors import ErrorJSONResponse, domain_error_response
 from voice_platform.db import get_engine, session_scope
 from voice_platform.errors import PermissionDenied
 from voice_platform.security import validate_twilio_signature
@@ -48,17 +49,20 @@ MAX_BODY_BYTES = 64 * 1024
 XML = "application/xml"
 
 
-async def _verified_form(request: Request, public_url: str) -> dict[str, str]:
+def _verified(body: bytes, query: bytes, signature: str | None, public_url: str) -> dict[str, str]:
     """The form Twilio posted, once its signature is verified against ``public_url`` (+ the query)."""
-    body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise PermissionDenied("Request too large for a Twilio webhook")
     params = _form(body.decode("utf-8", "replace"))
-    query = request.scope["query_string"]
     url = public_url + "?" + query.decode("latin-1") if query else public_url
-    if not validate_twilio_signature(url, params, request.headers.get("x-twilio-signature")):
+    if not validate_twilio_signature(url, params, signature):
         raise PermissionDenied("Invalid or missing Twilio signature")
     return params
+
+
+async def _verified_form(request: Request, public_url: str) -> dict[str, str]:
+    return _verified(await request.body(), request.scope["query_string"], request.headers.get("x-twilio-signature"),
+                     public_url)
 
 
 def _form(body: str) -> dict[str, str]:
@@ -290,35 +294,77 @@ def _current() -> _Answering:
     return cached
 
 
-async def incoming(request: Request) -> Response:
-    """Twilio's voice URL: the caller is ringing. The signature check, one bounded wait for the
-    session writer, the TwiML. Every call goes through here, so it is a plain Starlette endpoint
-    (no dependency resolution) and what it derives from the settings is computed once.
+async def incoming_app(scope, receive, send) -> None:
+    """Twilio's voice URL (``INCOMING_ROUTE``) as a plain ASGI app: ``api.app`` hands it the
+    request before FastAPI's layers (middleware, the router walk, FastAPI's own telemetry).
+    Every call goes through here, and those layers cost more than the webhook's own work:
+    about a quarter of its throughput, and with telemetry on they made tracing's cost double
+    (bench_webhook, bench_webhook_tracing). What they gave it is done here: the body is read
+    with a bound, a refused signature is FastAPI's 403 ``{"detail": ...}``, and anything
+    unexpected is logged and answered with a spoken apology, never a 500 to Twilio."""
+    if scope["method"] != "POST":
+        response: Response = ErrorJSONResponse({"detail": "Method Not Allowed"}, status_code=405,
+                                               headers={"Allow": "POST"})
+    else:
+        body = await _body(receive)
+        if body is None:
+            return  # Twilio hung up on this request: nobody to answer
+        signature = None
+        for name, value in scope["headers"]:
+            if name == b"x-twilio-signature":
+                signature = value.decode("latin-1")
+        try:
+            response = await incoming(body, scope["query_string"], signature)
+        except PermissionDenied as exc:
+            response = domain_error_response(exc)
+        except Exception:  # noqa: BLE001 - a bug must still leave the caller a sentence
+            log.exception("incoming call webhook failed")
+            response = _xml(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM))
+    await response(scope, receive, send)
 
-    With telemetry on it is traced here, not by FastAPI's instrumentation (``api.app`` excludes
-    this path): a server span and one child for the session (agent lookup, concurrency slot and
-    insert, one statement on PostgreSQL), two spans per call where FastAPI's would add a third and
-    a dozen attributes (bench_webhook_tracing). The session row keeps the span's context so the
-    worker's spans join this trace."""
+
+async def _body(receive) -> bytes | None:
+    """The request body, read up to just past ``MAX_BODY_BYTES`` (more is refused unread);
+    None when the client disconnected."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES or not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def incoming(body: bytes, query: bytes, signature: str | None) -> Response:
+    """The incoming-call webhook: the signature check, one bounded wait for the session
+    writer, the TwiML. What it derives from the settings is computed once.
+
+    With telemetry on it is traced here: a server span and one child for the session (agent
+    lookup, concurrency slot and insert, one statement on PostgreSQL), two spans per call where
+    FastAPI's instrumentation would add a third and a dozen attributes (bench_webhook_tracing).
+    The session row keeps the span's context so the worker's spans join this trace."""
     if telemetry.installed() is None:
-        return (await _incoming(request, None))[0]
+        return (await _incoming(body, query, signature, None))[0]
     started = time.perf_counter()
     with telemetry.tracer().start_as_current_span(
             "POST " + INCOMING_ROUTE, kind=SpanKind.SERVER, record_exception=False,
             attributes={"http.request.method": "POST", "http.route": INCOMING_ROUTE}) as span:
-        response, result = await _incoming(request, span)
+        response, result = await _incoming(body, query, signature, span)
         span.set_attribute("http.response.status_code", response.status_code)
         span.set_attribute("call.result", result)
     telemetry.instruments().webhook_latency.record(telemetry.elapsed_ms(started), {"result": result})
     return response
 
 
-async def _incoming(request: Request, span) -> tuple[Response, str]:
+async def _incoming(body: bytes, query: bytes, signature: str | None, span) -> tuple[Response, str]:
     """The answer and, for telemetry, what it was (dialed, or why not)."""
     answering = _current()
     settings = answering.settings
     try:
-        form = await _verified_form(request, answering.incoming_url)
+        form = _verified(body, query, signature, answering.incoming_url)
     except PermissionDenied:
         if span is not None:
             span.set_attribute("http.response.status_code", 403)
@@ -356,9 +402,7 @@ async def _incoming(request: Request, span) -> tuple[Response, str]:
     )), "dialed"
 
 
-INCOMING_ROUTE = urls.VOICE_PREFIX + "/incoming"
-# add_route, unlike add_api_route, does not prepend the router's prefix.
-router.add_route(INCOMING_ROUTE.removeprefix("/api/v1"), incoming, methods=["POST"], include_in_schema=False)
+INCOMING_ROUTE = urls.VOICE_PREFIX + "/incoming"  # served by incoming_app, ahead of the router (api.app)
 
 
 def _dial_ended(call_sid: str, dial_status: str) -> bool:
