@@ -37,6 +37,7 @@ from bench.bench_webhook import (
 
 ROUNDS = 3
 TARGET = 0.9
+CONTROL_WORK_US = 10  # the control server: telemetry off, this much plain CPU added per call
 METRIC_INTERVAL_MS = 5000  # so metrics are exported during the run too (default 60 s)
 
 
@@ -125,8 +126,12 @@ class Side:
     rows: list[int] = field(default_factory=list)
 
 
-def _wait_exported(sink: Sink, quiet: float = 1.0, limit: float = 15.0) -> None:
-    """Until the sink has seen no trace export for ``quiet`` s (the batch processor drains its queue)."""
+EXPORT_DELAY_S = 5.0  # the batch span processor's schedule delay (OTEL_BSP_SCHEDULE_DELAY's default)
+
+
+def _wait_exported(sink: Sink, quiet: float = EXPORT_DELAY_S + 1, limit: float = 30.0) -> None:
+    """Until the sink has seen no trace export for ``quiet`` s: longer than the batch processor's
+    schedule delay, so its last partial batch has been sent too."""
     deadline, last, since = time.monotonic() + limit, -1, time.monotonic()
     while time.monotonic() < deadline:
         seen = sink.snapshot()["traces_seen"]
@@ -152,17 +157,20 @@ def _measure(url: str, pg_name: str, tmp: Path, sink: Sink) -> dict:
 
     base = {**os.environ, **SETTINGS_ENV, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     env_off = {**base, "OTEL_SDK_DISABLED": "true"}
+    env_control = {**env_off, "BENCH_EXTRA_WORK_US": str(CONTROL_WORK_US)}
     env_on = {**base, "OTEL_SDK_DISABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint,
               "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_METRIC_EXPORT_INTERVAL": str(METRIC_INTERVAL_MS)}
     for key in ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"):
         env_off.pop(key, None)
         env_on.pop(key, None)
     servers = {}
-    sides = {"off": Side("telemetry off (`OTEL_SDK_DISABLED=true`)"), "on": Side("telemetry on (OTLP/HTTP to the sink)")}
+    sides = {"off": Side("telemetry off (`OTEL_SDK_DISABLED=true`)"), "on": Side("telemetry on (OTLP/HTTP to the sink)"),
+             "control": Side(f"control: telemetry off, {CONTROL_WORK_US} µs of plain CPU added per call")}
     exported: dict = {}
     try:
         servers["off"] = _start_server(env_off, tmp)
         servers["on"] = _start_server(env_on, tmp)
+        servers["control"] = _start_server(env_control, tmp)
         warm_rps = 0.0
         for key, server in servers.items():
             warm = _saturate(server.port, _write_requests(tmp / f"warm-{key}.req", server.port, 5000), tmp, 2)
@@ -172,7 +180,7 @@ def _measure(url: str, pg_name: str, tmp: Path, sink: Sink) -> dict:
         on_answers = 0
         traces_from = sink.snapshot()["traces_seen"]
         for i in range(ROUNDS):
-            for key in ("off", "on"):
+            for key in ("off", "on", "control"):
                 server = servers[key]
                 requests = _write_requests(tmp / f"{key}{i}.req", server.port, per_round)
                 before = _settled_count()
@@ -209,17 +217,18 @@ def _section(result: dict) -> str:
     off, on = sides["off"], sides["on"]
     med = {k: statistics.median(r.rps for r in s.runs) for k, s in sides.items()}
     ratio = med["on"] / med["off"]
-    lat = {k: s.paced["latencies_ms"] for k, s in sides.items()}
+    paced = {k: s for k, s in sides.items() if s.paced}  # the control server has no paced run
+    lat = {k: s.paced["latencies_ms"] for k, s in paced.items()}
 
     def row(key: str) -> str:
         s = sides[key]
         runs = ", ".join(f"{r.rps:,.0f}" for r in s.runs)
         wrk_p99 = statistics.median(r.p99_ms for r in s.runs)
-        return (f"| {s.label} | {med[key]:,.0f} | {runs} | {wrk_p99:.1f} | {_percentile(lat[key], 50):.1f} / "
-                f"{_percentile(lat[key], 95):.1f} / {_percentile(lat[key], 99):.1f} | "
-                f"{s.paced['achieved_rate']:.0f} |")
+        latency = (f"{_percentile(lat[key], 50):.1f} / {_percentile(lat[key], 95):.1f} / {_percentile(lat[key], 99):.1f} | "
+                   f"{s.paced['achieved_rate']:.0f}" if key in lat else "— | —")
+        return f"| {s.label} | {med[key]:,.0f} | {runs} | {wrk_p99:.1f} | {latency} |"
 
-    bad = sum(r.bad for s in sides.values() for r in s.runs) + sum(s.paced["bad"] for s in sides.values())
+    bad = sum(r.bad for s in sides.values() for r in s.runs) + sum(s.paced["bad"] for s in paced.values())
     sink = ex["sink"]
     kinds = ", ".join(f"{k}: {sink['requests'][k]} requests / {sink['bytes'][k] / 1024:,.0f} KiB"
                       for k in Sink.KINDS)
@@ -231,7 +240,7 @@ def _section(result: dict) -> str:
                f"- Target missed: tracing on runs at {ratio:.3f}× the throughput with it off, not ≥ {TARGET}×.")
     p99_on, p99_off = _percentile(lat["on"], 99), _percentile(lat["off"], 99)
     pairs = ", ".join(f"{b.rps / a.rps:.2f}×" for a, b in zip(off.runs, on.runs))
-    short = [s.label.split(" (")[0] for s in sides.values() if s.paced["achieved_rate"] < 0.95 * PACED_RATE]
+    short = [s.label.split(" (")[0] for s in paced.values() if s.paced["achieved_rate"] < 0.95 * PACED_RATE]
     paced_note = (f" The paced client did not reach {PACED_RATE}/s against {' and '.join(short)} (the server saturates "
                   "below it on this machine): those latencies are queueing, not a request's own time."
                   if short else "")
@@ -252,18 +261,21 @@ machine's {os.cpu_count()} cores; 1-min load average before/after: {result['load
 |---|---|---|---|---|---|
 {row('off')}
 {row('on')}
+{row('control')}
 
 Throughput on / off: **{ratio:.3f}×** (target ≥ {TARGET}×); per round (on / the off round just before): {pairs}.
 p99 at {PACED_RATE}/s: {p99_on:.1f} ms on vs {p99_off:.1f} ms off.{paced_note}
 
 {verdict}
+- Control: the server with telemetry off and {CONTROL_WORK_US} µs of plain CPU added to every call runs at
+  {med['control'] / med['off']:.3f}× the off server ({med['control'] / med['on']:.2f}× the traced one).
 
 Exported (what the sink received from the "on" server): {kinds}.
 Saturated rounds: {ex['saturated_spans']:,} spans for {ex['saturated_calls']:,} webhooks written ({per_call:.2f} per call;
 by name: {names}). Paced run: {ex['paced_spans']:,} spans for {ex['paced_calls']:,} webhooks ({paced_per_call:.2f} per call).
-Fewer spans per call in the saturated rounds than in the paced run means the batch span processor's
-queue (2048 spans by default) was full and dropped spans, i.e. at saturation part of the tracing work
-is not done. Answers that were not a 200 `<Dial>`: {bad}. The throwaway database's plans have no
+Two spans per call (the server span and `calls.open_session`) means every call's trace was exported;
+fewer would mean the batch span processor's queue (16,384 spans) overflowed and dropped spans, i.e.
+part of the tracing work was not done. Answers that were not a 200 `<Dial>`: {bad}. The throwaway database's plans have no
 concurrency limit or minute cap (every bench call holds a slot, nobody hangs up).
 """
 

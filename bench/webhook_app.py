@@ -15,6 +15,9 @@ session upsert, TwiML). One worker serves all three, so the ratios compare our c
 
 from __future__ import annotations
 
+import os
+import time
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -45,6 +48,20 @@ async def bare_in_app(request: Request) -> Response:
 # webhook's, a plain route whose path carries the router's prefix but not the app's /api/v1.
 voice.router.add_route(BARE_APP_PATH.removeprefix("/api/v1"), bare_in_app, methods=["POST"], include_in_schema=False)
 _api = create_app()
+
+# bench_webhook_tracing's control server: EXTRA_WORK_US µs of plain CPU added to every incoming
+# call, telemetry off, to tell what any added work costs the webhook from what tracing costs.
+EXTRA_WORK_US = float(os.environ.get("BENCH_EXTRA_WORK_US") or 0)
+if EXTRA_WORK_US:
+    _answer = voice._incoming
+
+    async def _with_extra_work(*args):
+        until = time.perf_counter() + EXTRA_WORK_US / 1e6
+        while time.perf_counter() < until:
+            pass
+        return await _answer(*args)
+
+    voice._incoming = _with_extra_work
 
 
 async def app(scope, receive, send):
