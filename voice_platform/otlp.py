@@ -30,6 +30,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter as _SdkSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 
+from voice_platform.telemetry import LightSpan
+
 log = logging.getLogger(__name__)
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -143,28 +145,44 @@ def _trace_state(state) -> bytes:
     return ",".join(f"{key}={value}" for key, value in state.items()).encode()
 
 
-def _span(span: ReadableSpan) -> bytes:
-    context = span.get_span_context()
-    parent = span.parent
-    parts = [
-        b"\x0a\x10", context.trace_id.to_bytes(16, "big"),
-        b"\x12\x08", context.span_id.to_bytes(8, "big"),
-    ]
-    state = _trace_state(context.trace_state)
+def _span_bytes(trace_id: int, span_id: int, state: bytes, parent_id: int | None, parent_remote: bool, name: str,
+                kind: int, start: int, end: int, attributes, dropped_attributes: int, events: list[bytes],
+                dropped_events: int, links: list[bytes], dropped_links: int, description: str | None,
+                status_code: int) -> bytes:
+    """A Span message, its fields in their numbers' order (events and links already encoded)."""
+    parts = [b"\x0a\x10", trace_id.to_bytes(16, "big"), b"\x12\x08", span_id.to_bytes(8, "big")]
     if state:
         parts.append(_field(b"\x1a", state))
-    if parent is not None:
-        parts += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
-    if span.name:
-        parts.append(_field(b"\x2a", _text(span.name)))
-    parts += (b"\x30", _varint(span.kind.value + 1),  # OTLP's kinds start at INTERNAL = 1
-              b"\x39", _FIXED64(span.start_time or 0), b"\x41", _FIXED64(span.end_time or 0),
-              _attributes(b"\x4a", span.attributes), _count(b"\x50", span.dropped_attributes))
+    if parent_id is not None:
+        parts += (b"\x22\x08", parent_id.to_bytes(8, "big"))
+    if name:
+        parts.append(_field(b"\x2a", _text(name)))
+    parts += (b"\x30", _varint(kind + 1),  # OTLP's kinds start at INTERNAL = 1
+              b"\x39", _FIXED64(start or 0), b"\x41", _FIXED64(end or 0),
+              _attributes(b"\x4a", attributes), _count(b"\x50", dropped_attributes))
+    parts += events
+    parts.append(_count(b"\x60", dropped_events))
+    parts += links
+    parts.append(_count(b"\x70", dropped_links))
+    body = (_field(b"\x12", _text(description)) if description else b"") + \
+        (b"\x18" + _varint(status_code) if status_code else b"")
+    parts += (_field(b"\x7a", body), _FLAGS_REMOTE if parent_remote else _FLAGS_LOCAL)
+    return b"".join(parts)
+
+
+def _span(span: ReadableSpan) -> bytes:
+    if isinstance(span, LightSpan):  # the webhook's: read from its fields, no SDK objects built
+        return _span_bytes(span.trace_id, span.span_id, b"", span.parent_id or None, False, span.name, span.kind.value,
+                           span.start_time, span.end_time, span.attributes, 0, [], 0, [], 0, span.error,
+                           2 if span.error is not None else 0)  # STATUS_CODE_ERROR
+    context = span.get_span_context()
+    parent = span.parent
+    events = []
     for event in span.events:
         body = (b"\x09" + _FIXED64(event.timestamp) + (_field(b"\x12", _text(event.name)) if event.name else b"")
                 + _attributes(b"\x1a", event.attributes) + _count(b"\x20", event.dropped_attributes))
-        parts.append(_field(b"\x5a", body))
-    parts.append(_count(b"\x60", span.dropped_events))
+        events.append(_field(b"\x5a", body))
+    links = []
     for link in span.links:
         link_state = _trace_state(link.context.trace_state)
         body = (b"\x0a\x10" + link.context.trace_id.to_bytes(16, "big")
@@ -172,13 +190,13 @@ def _span(span: ReadableSpan) -> bytes:
                 + (_field(b"\x1a", link_state) if link_state else b"")
                 + _attributes(b"\x22", link.attributes) + _count(b"\x28", link.dropped_attributes)
                 + (_LINK_FLAGS_REMOTE if link.context.is_remote else _LINK_FLAGS_LOCAL))
-        parts.append(_field(b"\x6a", body))
-    parts.append(_count(b"\x70", span.dropped_links))
+        links.append(_field(b"\x6a", body))
     status = span.status
-    body = (_field(b"\x12", _text(status.description)) if status.description else b"") + \
-        (b"\x18" + _varint(status.status_code.value) if status.status_code.value else b"")
-    parts += (_field(b"\x7a", body), _FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS_LOCAL)
-    return b"".join(parts)
+    return _span_bytes(context.trace_id, context.span_id, _trace_state(context.trace_state),
+                       parent.span_id if parent is not None else None, parent is not None and parent.is_remote,
+                       span.name, span.kind.value, span.start_time, span.end_time, span.attributes,
+                       span.dropped_attributes, events, span.dropped_events, links, span.dropped_links,
+                       status.description, status.status_code.value)
 
 
 def _scope(scope) -> bytes:

@@ -19,15 +19,18 @@ Never on a span, metric or log: secrets, tokens, passwords, full phone numbers (
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
-from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from voice_platform.settings import Settings, get_settings
@@ -153,18 +156,24 @@ def setup(role: str, *, settings: Settings | None = None, span_exporter=None, me
                                 "deployment.environment.name": settings.environment, "voice_platform.role": role})
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(Scrub())
+    batch = None
     if span_exporter is not None:
         tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
     elif (kind := _exporter_for("traces", settings)) != "none":
         exporter = ConsoleSpanExporter() if kind == "console" else _otlp("traces", settings)
         # A queue 8x the default: at a burst of calls the export thread falls behind for a moment,
         # and a full queue drops spans and logs a warning for each (bench_webhook_tracing).
-        tracer_provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=16384, max_export_batch_size=1024))
+        batch = BatchSpanProcessor(exporter, max_queue_size=16384, max_export_batch_size=1024)
+        tracer_provider.add_span_processor(batch)
+    global _light
+    _light = _LightSink(tracer_provider, batch)
     readers = [metric_reader] if metric_reader is not None else []
     if metric_reader is None and (kind := _exporter_for("metrics", settings)) != "none":
         exporter = ConsoleMetricExporter() if kind == "console" else _otlp("metrics", settings)
         readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=settings.otel_metric_export_interval))
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    global _metrics_collected
+    _metrics_collected = bool(readers)
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
     logger_provider = _setup_logs(settings, resource) if span_exporter is None else None
@@ -256,10 +265,11 @@ def join_livekit(tracer_provider) -> None:
 
 
 def shutdown() -> None:
-    global _installed
+    global _installed, _light
     if _installed is not None:
         _installed.shutdown()
         _installed = None
+    _light = None
 
 
 # --- logs carry the trace -----------------------------------------------------------------------
@@ -295,14 +305,6 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
-def traceparent_of(span: trace.Span) -> str | None:
-    """The W3C traceparent of ``span`` (what ``current_traceparent`` gives inside it)."""
-    context = span.get_span_context()
-    if not context.is_valid:
-        return None
-    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
-
-
 @contextmanager
 def continue_trace(traceparent: str | None, name: str, **attributes: Any) -> Iterator[trace.Span]:
     """A span that continues the trace ``traceparent`` came from (the webhook's), made current."""
@@ -330,11 +332,45 @@ class _Instruments:
         self.call_duration = m.create_histogram("call.duration", unit="s", description="Length of ended calls")
         self.tool_calls = m.create_counter("tool.calls", unit="{call}", description="Tool calls by tool, function, outcome")
         self.tool_latency = m.create_histogram("tool.latency", unit="ms", description="Tool call latency")
-        self.webhook_latency = m.create_histogram("webhook.latency", unit="ms",
-                                                  description="Incoming-call webhook latency, by result")
+        latency = ("webhook.latency", "ms", "Incoming-call webhook latency, by result")
+        self.webhook_latency = _DeferredHistogram(m, *latency) if _metrics_collected else m.create_histogram(
+            latency[0], unit=latency[1], description=latency[2])
+
+
+class _DeferredHistogram:
+    """A histogram the hot path records into by appending to a queue; the samples reach the SDK's
+    histogram when metrics are collected (from the callback of an observable instrument, which the
+    SDK runs before it reads the histograms, so each export has every sample recorded before it).
+    The SDK's ``record`` (attribute hashing, view matching, locks) cost the incoming-call webhook a
+    tenth of its throughput (bench_webhook_tracing). Only used when a metric reader collects; at
+    most ``PENDING`` samples wait (over 3,000 calls/s for a minute, the default interval, on one
+    process), beyond that the oldest are dropped."""
+
+    PENDING = 200_000
+
+    def __init__(self, meter: metrics.Meter, name: str, unit: str, description: str) -> None:
+        self._histogram = meter.create_histogram(name, unit=unit, description=description)
+        self._pending: deque[tuple[float, dict[str, Any]]] = deque(maxlen=self.PENDING)
+        # Never observes a value (no data point is exported for it): its callback is the hook.
+        meter.create_observable_gauge(name + ".flush", callbacks=[self._flush], unit=unit,
+                                      description=f"Hands {name}'s samples to the SDK at collection")
+
+    def record(self, value: float, attributes: dict[str, Any]) -> None:
+        self._pending.append((value, attributes))
+
+    def _flush(self, _options) -> tuple:
+        pending, record = self._pending, self._histogram.record
+        while pending:
+            try:
+                value, attributes = pending.popleft()
+            except IndexError:  # taken meanwhile by a concurrent collection
+                break
+            record(value, attributes)
+        return ()
 
 
 _instruments: _Instruments | None = None
+_metrics_collected = False  # a metric reader is installed (set by setup)
 
 
 def instruments() -> _Instruments:
@@ -346,8 +382,8 @@ def instruments() -> _Instruments:
 
 def reset_for_tests() -> None:
     """Forget the installed providers and instruments (tests install in-memory ones)."""
-    global _installed, _instruments, _tracer
-    _installed, _instruments, _tracer = None, None, None
+    global _installed, _instruments, _tracer, _light, _metrics_collected
+    _installed, _instruments, _tracer, _light, _metrics_collected = None, None, None, None, False
     trace._TRACER_PROVIDER_SET_ONCE._done = False  # noqa: SLF001 - OpenTelemetry has no public reset
     trace._TRACER_PROVIDER = None  # noqa: SLF001
     metrics._internal._METER_PROVIDER_SET_ONCE._done = False  # noqa: SLF001
@@ -356,3 +392,127 @@ def reset_for_tests() -> None:
 
 def elapsed_ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+
+
+# --- spans of the hot path ------------------------------------------------------------------------
+
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_UNSET = Status(StatusCode.UNSET)
+
+
+class LightSpan:
+    """A span the incoming-call webhook records without the SDK's ``Span``: ids and times taken
+    here, handed to the span processors when it ends. The SDK's span (sampler call, lock, bounded
+    containers, context switch, processors' start hooks) made tracing cost the webhook half its
+    throughput (bench_webhook_tracing); this one costs a few microseconds on the request, the rest
+    on the export thread. Its attributes are ours (nothing for ``Scrub`` to clean). What exporters
+    read of a span is derived from it when they read it (``context``, ``parent``, ``status``)."""
+
+    __slots__ = ("name", "kind", "trace_id", "span_id", "parent_id", "start_time", "end_time", "attributes",
+                 "error", "_sink")
+    events = links = ()
+    dropped_attributes = dropped_events = dropped_links = 0
+
+    def __init__(self, sink: "_LightSink", name: str, kind: SpanKind, trace_id: int, parent_id: int,
+                 attributes: dict[str, Any]) -> None:
+        self._sink = sink
+        self.name, self.kind, self.trace_id, self.parent_id, self.attributes = name, kind, trace_id, parent_id, attributes
+        self.span_id = random.getrandbits(64) or 1
+        self.start_time = time.time_ns()
+        self.end_time = 0
+        self.error: str | None = None
+
+    def child(self, name: str) -> "LightSpan":
+        return LightSpan(self._sink, name, SpanKind.INTERNAL, self.trace_id, self.span_id, {})
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.attributes[key] = value
+
+    def fail(self, description: str) -> None:
+        self.error = description
+
+    def end(self) -> None:
+        self.end_time = time.time_ns()
+        self._sink.finish(self)
+
+    @property
+    def traceparent(self) -> str:
+        """Its W3C traceparent (sampled: an unsampled call records no span)."""
+        return f"00-{self.trace_id:032x}-{self.span_id:016x}-01"
+
+    @property
+    def resource(self):
+        return self._sink.resource
+
+    @property
+    def instrumentation_scope(self):
+        return self._sink.scope
+
+    @property
+    def context(self) -> SpanContext:
+        return SpanContext(self.trace_id, self.span_id, is_remote=False, trace_flags=_SAMPLED)
+
+    def get_span_context(self) -> SpanContext:
+        return self.context
+
+    @property
+    def parent(self) -> SpanContext | None:
+        return SpanContext(self.trace_id, self.parent_id, is_remote=False, trace_flags=_SAMPLED) if self.parent_id else None
+
+    @property
+    def status(self) -> Status:
+        return _UNSET if self.error is None else Status(StatusCode.ERROR, self.error)
+
+    def readable(self) -> ReadableSpan:
+        """The SDK's own span object for it, for processors and exporters other than ours."""
+        return ReadableSpan(name=self.name, context=self.context, parent=self.parent, resource=self.resource,
+                            attributes=self.attributes, kind=self.kind, status=self.status,
+                            start_time=self.start_time, end_time=self.end_time,
+                            instrumentation_scope=self.instrumentation_scope)
+
+
+class _LightSink:
+    """Where ``LightSpan``s go: with our OTLP exporter behind the batch processor (what the
+    http/protobuf setting installs), straight into that processor's queue, encoded on its thread
+    (``voice_platform.otlp`` reads a LightSpan as it reads an SDK span); otherwise, as the SDK's
+    ``ReadableSpan``, through every span processor (console, gRPC, tests' in-memory exporters)."""
+
+    def __init__(self, provider, batch) -> None:
+        from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+        from voice_platform.otlp import SpanExporter as Ours
+
+        self.resource = provider.resource
+        self.scope = InstrumentationScope(TRACER_NAME)
+        self.sampler = provider.sampler
+        # The default sampler (parent-based, always on) samples every root span: not asked per call.
+        self.sample_all = self.sampler is ALWAYS_ON or (
+            isinstance(self.sampler, ParentBased) and getattr(self.sampler, "_root", None) is ALWAYS_ON)
+        direct = batch is not None and isinstance(getattr(batch, "span_exporter", None), Ours)
+        # BatchSpanProcessor.on_end is "if sampled: queue it"; a LightSpan is sampled (or not made),
+        # so it is queued directly, without building its SpanContext for that check.
+        queue = getattr(getattr(batch, "_batch_processor", None), "emit", None)  # noqa: SLF001
+        self._on_end = (queue or batch.on_end) if direct else None
+        self._processors = provider._active_span_processor  # noqa: SLF001 - every processor, as the SDK's spans reach them
+
+    def finish(self, span: LightSpan) -> None:
+        if self._on_end is not None:
+            self._on_end(span)
+        else:
+            self._processors.on_end(span.readable())
+
+    def root(self, name: str, kind: SpanKind, attributes: dict[str, Any]) -> LightSpan | None:
+        trace_id = random.getrandbits(128) or 1
+        if not self.sample_all and not self.sampler.should_sample(
+                None, trace_id, name, kind, attributes).decision.is_sampled():
+            return None
+        return LightSpan(self, name, kind, trace_id, 0, attributes)
+
+
+_light: _LightSink | None = None
+
+
+def light_span(name: str, kind: SpanKind, attributes: dict[str, Any]) -> LightSpan | None:
+    """A new trace's root ``LightSpan``, or None when telemetry is off or the sampler says no."""
+    return None if _light is None else _light.root(name, kind, attributes)

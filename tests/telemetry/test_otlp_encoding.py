@@ -156,3 +156,83 @@ def test_a_refusal_is_not_retried_and_a_dead_collector_fails_within_the_timeout(
         collector.close()
     exporter = otlp.SpanExporter(collector.url, timeout=1.5)  # nobody listens any more
     assert exporter.export(_spans(5, 2)) is SpanExportResult.FAILURE
+
+
+# --- the webhook's LightSpans ----------------------------------------------------------------------
+
+@pytest.fixture()
+def fresh_telemetry():
+    from voice_platform import telemetry
+
+    telemetry.reset_for_tests()
+    yield telemetry
+    telemetry.shutdown()
+    telemetry.reset_for_tests()
+
+
+def _light_call(telemetry, *, error: str | None = None):
+    """What the incoming webhook records for one call: its server span and the session's child."""
+    root = telemetry.light_span("POST /api/v1/voice/twilio/incoming", SpanKind.SERVER,
+                                {"http.request.method": "POST", "http.route": "/api/v1/voice/twilio/incoming"})
+    child = root.child("calls.open_session")
+    child.set_attribute("call.to", "***0142")
+    if error:
+        child.fail(error)
+    child.end()
+    root.set_attribute("http.response.status_code", 200)
+    root.end()
+    return root, child
+
+
+def test_light_spans_encode_as_the_sdks_spans_of_the_same_call_do(fresh_telemetry):
+    exporter = InMemorySpanExporter()
+    fresh_telemetry.setup("web", span_exporter=exporter)
+    calls = [_light_call(fresh_telemetry) for _ in range(3)] + [_light_call(fresh_telemetry, error="TimeoutError: no session")]
+    spans = [span for root, child in calls for span in (child, root)]  # in the order they ended
+    readable = exporter.get_finished_spans()  # the fallback path: the SDK's spans through the processors
+    assert [s.name for s in readable] == [s.name for s in spans]
+    assert ExportTraceServiceRequest.FromString(otlp.encode_spans(spans)) == official(readable)
+    root, child = spans[-1], spans[-2]
+    assert readable[-2].parent.span_id == root.span_id and readable[-2].context.trace_id == root.trace_id
+    assert readable[-2].status.status_code is StatusCode.ERROR and readable[-1].status.status_code is StatusCode.UNSET
+    assert child.traceparent == f"00-{root.trace_id:032x}-{child.span_id:016x}-01"
+
+
+def test_with_our_exporter_light_spans_go_to_the_collector_in_one_trace(fresh_telemetry):
+    from voice_platform.settings import Settings
+
+    collector = _Collector([])
+    try:
+        endpoint = collector.url.removesuffix("/v1/traces")
+        installed = fresh_telemetry.setup("web", settings=Settings(
+            _env_file=None, otel_exporter_otlp_endpoint=endpoint, otel_metrics_exporter="none", otel_logs_exporter="none"))
+        root, child = _light_call(fresh_telemetry)
+        assert fresh_telemetry._light._on_end is not None  # noqa: SLF001 - the direct path, not the SDK fallback
+        assert installed.tracer_provider.force_flush(10_000)
+        request = ExportTraceServiceRequest.FromString(b"".join(collector.bodies))
+        [resource_spans] = request.resource_spans
+        assert {kv.key: kv.value.string_value for kv in resource_spans.resource.attributes}["service.name"] == "voice-platform-web"
+        [scope_spans] = resource_spans.scope_spans
+        assert scope_spans.scope.name == "voice_platform"
+        by_name = {span.name: span for span in scope_spans.spans}
+        server, session = by_name["POST /api/v1/voice/twilio/incoming"], by_name["calls.open_session"]
+        assert server.trace_id == session.trace_id == root.trace_id.to_bytes(16, "big")
+        assert session.parent_span_id == server.span_id == root.span_id.to_bytes(8, "big") and not server.parent_span_id
+        assert server.kind == 2 and session.kind == 1  # SERVER, INTERNAL
+        assert server.end_time_unix_nano >= session.end_time_unix_nano >= session.start_time_unix_nano >= server.start_time_unix_nano
+    finally:
+        collector.close()
+
+
+@pytest.mark.parametrize(("sampler", "arg", "expect"), [("always_off", None, 0), ("traceidratio", "0.5", None),
+                                                        ("parentbased_always_on", None, 200)])
+def test_light_spans_follow_the_configured_sampler(fresh_telemetry, monkeypatch, sampler, arg, expect):
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
+    if arg:
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", arg)
+    fresh_telemetry.setup("web", span_exporter=InMemorySpanExporter())
+    kept = sum(fresh_telemetry.light_span("x", SpanKind.SERVER, {}) is not None for _ in range(200))
+    if expect is None:
+        assert 40 < kept < 160
+    else:
+        assert kept == expect

@@ -74,12 +74,35 @@ def test_numbers_are_masked_to_their_last_four_digits():
     assert telemetry.mask_number("+1 (415) 555-0142") == "***0142" and telemetry.mask_number(None) == ""
 
 
-def test_a_spans_traceparent_is_what_the_propagator_writes_inside_it():
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.trace import INVALID_SPAN
+def test_webhook_latency_samples_reach_the_histogram_at_collection_each_once():
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    tracer = TracerProvider().get_tracer("test")
-    with tracer.start_as_current_span("webhook") as span:
-        assert telemetry.traceparent_of(span) == telemetry.current_traceparent()
-        assert telemetry.traceparent_of(span).startswith("00-")
-    assert telemetry.traceparent_of(INVALID_SPAN) is None
+    reader = InMemoryMetricReader()
+    telemetry.setup("web", span_exporter=InMemorySpanExporter(), metric_reader=reader)
+    latency = telemetry.instruments().webhook_latency
+    assert isinstance(latency, telemetry._DeferredHistogram)  # noqa: SLF001 - the hot path only queues
+
+    def points() -> dict[str, tuple[int, float]]:
+        found = {}
+        for rm in reader.get_metrics_data().resource_metrics:
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    assert metric.name != "webhook.latency.flush"  # the hook exports nothing of its own
+                    if metric.name == "webhook.latency":
+                        found.update({p.attributes["result"]: (p.count, p.sum) for p in metric.data.data_points})
+        return found
+
+    for value in (3.0, 5.0):
+        latency.record(value, {"result": "dialed"})
+    latency.record(1.0, {"result": "unknown_number"})
+    assert points() == {"dialed": (2, 8.0), "unknown_number": (1, 1.0)}
+    latency.record(2.0, {"result": "dialed"})
+    assert points() == {"dialed": (3, 10.0), "unknown_number": (1, 1.0)}  # cumulative, nothing counted twice
+
+
+def test_without_a_metric_reader_the_histogram_is_the_sdks_own():
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    telemetry.setup("web", settings=_settings(otel_metrics_exporter="none"), span_exporter=InMemorySpanExporter())
+    assert not isinstance(telemetry.instruments().webhook_latency, telemetry._DeferredHistogram)  # noqa: SLF001
