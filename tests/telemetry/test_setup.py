@@ -74,35 +74,111 @@ def test_numbers_are_masked_to_their_last_four_digits():
     assert telemetry.mask_number("+1 (415) 555-0142") == "***0142" and telemetry.mask_number(None) == ""
 
 
-def test_webhook_latency_samples_reach_the_histogram_at_collection_each_once():
+class _Captured:
+    """A metric exporter that keeps what it is given."""
+
+    def __init__(self, temporality) -> None:
+        from opentelemetry.sdk.metrics import Histogram
+
+        self._preferred_temporality = {Histogram: temporality}
+        self._preferred_aggregation = {}
+        self.exported = []
+
+    def export(self, metrics_data, timeout_millis=10_000, **_kwargs):
+        self.exported.append(metrics_data)
+
+    def force_flush(self, timeout_millis=10_000):
+        return True
+
+    def shutdown(self, timeout_millis=30_000, **_kwargs):
+        return None
+
+
+def _points(metrics_data, name="webhook.latency"):
+    return {p.attributes["result"]: p for rm in metrics_data.resource_metrics for sm in rm.scope_metrics
+            for m in sm.metrics if m.name == name for p in m.data.data_points}
+
+
+@pytest.mark.parametrize("delta", [False, True])
+def test_the_webhook_latency_histogram_is_exported_as_the_sdk_would_aggregate_it(delta):
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+    from opentelemetry.sdk.resources import Resource
+
+    temporality = AggregationTemporality.DELTA if delta else AggregationTemporality.CUMULATIVE
+    hot, captured = telemetry.HotHistogram(*telemetry.WEBHOOK_LATENCY), _Captured(temporality)
+    resource = Resource.create({"service.name": "web"})
+    exporter = telemetry._with_hot_histograms(captured, resource, [hot])  # noqa: SLF001
+    reference = InMemoryMetricReader(preferred_temporality={
+        __import__("opentelemetry.sdk.metrics", fromlist=["Histogram"]).Histogram: temporality})
+    sdk = MeterProvider(metric_readers=[reference], resource=resource).get_meter("voice_platform").create_histogram(
+        "webhook.latency", unit="ms")
+    samples = [(0.0, "dialed"), (3.2, "dialed"), (5.0, "dialed"), (5.01, "dialed"), (12000.0, "dialed"),
+               (7.5, "unknown_number")]
+    for value, result in samples:
+        hot.record(value, {"result": result})
+        sdk.record(value, {"result": result})
+    exporter.export(None)
+    ours, theirs = _points(captured.exported[-1]), _points(reference.get_metrics_data())
+    assert set(ours) == set(theirs) == {"dialed", "unknown_number"}
+    for key in ours:
+        a, b = ours[key], theirs[key]
+        assert (a.count, a.sum, list(a.bucket_counts), list(a.explicit_bounds), a.min, a.max) == \
+            (b.count, b.sum, list(b.bucket_counts), list(b.explicit_bounds), b.min, b.max)
+    [metric] = [m for rm in captured.exported[-1].resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
+    assert metric.data.aggregation_temporality == temporality and metric.unit == "ms"
+    hot.record(1.0, {"result": "dialed"})
+    exporter.export(None)
+    again = _points(captured.exported[-1])
+    assert again["dialed"].count == (1 if delta else 6)
+    assert ("unknown_number" in again) is (not delta)
+
+
+def test_the_webhook_latency_reaches_the_collector_beside_the_sdks_metrics():
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    bodies = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            bodies.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        installed = telemetry.setup("web", settings=_settings(
+            otel_exporter_otlp_endpoint=f"http://127.0.0.1:{server.server_address[1]}", otel_traces_exporter="none",
+            otel_logs_exporter="none"))
+        telemetry.instruments().webhook_latency.record(4.0, {"result": "dialed"})
+        telemetry.instruments().calls_started.add(1, {"kind": "phone"})
+        assert installed.meter_provider.force_flush(10_000)
+        names = {}
+        for path, body in bodies:
+            assert path == "/v1/metrics"
+            request = ExportMetricsServiceRequest.FromString(body)
+            for rm in request.resource_metrics:
+                for sm in rm.scope_metrics:
+                    names.update({m.name: m for m in sm.metrics})
+        assert {"webhook.latency", "calls.started"} <= set(names)
+        [point] = names["webhook.latency"].histogram.data_points
+        assert (point.count, point.sum, point.attributes[0].value.string_value) == (1, 4.0, "dialed")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_with_a_reader_of_the_callers_the_histogram_is_the_sdks_own():
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    reader = InMemoryMetricReader()
-    telemetry.setup("web", span_exporter=InMemorySpanExporter(), metric_reader=reader)
-    latency = telemetry.instruments().webhook_latency
-    assert isinstance(latency, telemetry._DeferredHistogram)  # noqa: SLF001 - the hot path only queues
-
-    def points() -> dict[str, tuple[int, float]]:
-        found = {}
-        for rm in reader.get_metrics_data().resource_metrics:
-            for sm in rm.scope_metrics:
-                for metric in sm.metrics:
-                    assert metric.name != "webhook.latency.flush"  # the hook exports nothing of its own
-                    if metric.name == "webhook.latency":
-                        found.update({p.attributes["result"]: (p.count, p.sum) for p in metric.data.data_points})
-        return found
-
-    for value in (3.0, 5.0):
-        latency.record(value, {"result": "dialed"})
-    latency.record(1.0, {"result": "unknown_number"})
-    assert points() == {"dialed": (2, 8.0), "unknown_number": (1, 1.0)}
-    latency.record(2.0, {"result": "dialed"})
-    assert points() == {"dialed": (3, 10.0), "unknown_number": (1, 1.0)}  # cumulative, nothing counted twice
-
-
-def test_without_a_metric_reader_the_histogram_is_the_sdks_own():
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    telemetry.setup("web", settings=_settings(otel_metrics_exporter="none"), span_exporter=InMemorySpanExporter())
-    assert not isinstance(telemetry.instruments().webhook_latency, telemetry._DeferredHistogram)  # noqa: SLF001
+    telemetry.setup("web", span_exporter=InMemorySpanExporter(), metric_reader=InMemoryMetricReader())
+    assert not isinstance(telemetry.instruments().webhook_latency, telemetry.HotHistogram)
