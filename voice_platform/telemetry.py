@@ -175,8 +175,8 @@ def setup(role: str, *, settings: Settings | None = None, span_exporter=None, me
     if metric_reader is None and (kind := _exporter_for("metrics", settings)) != "none":
         exporter = ConsoleMetricExporter() if kind == "console" else _otlp("metrics", settings)
         _hot[:] = [HotHistogram(*WEBHOOK_LATENCY)]
-        readers.append(PeriodicExportingMetricReader(_with_hot_histograms(exporter, resource, _hot),
-                                                     export_interval_millis=settings.otel_metric_export_interval))
+        readers.append(_reader_exporting_always()(_with_hot_histograms(exporter, resource, _hot),
+                                                  export_interval_millis=settings.otel_metric_export_interval))
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
@@ -417,6 +417,8 @@ def _with_hot_histograms(exporter, resource, histograms: list[HotHistogram]):
             ours = [m for m in (h.metric(self._delta) for h in histograms) if m is not None]
             if ours:
                 metrics_data = _added(metrics_data, ours)
+            elif metrics_data is None or not metrics_data.resource_metrics:
+                return MetricExportResult.SUCCESS  # nothing at all to send
             return self.inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
 
         def force_flush(self, timeout_millis: float = 10_000) -> bool:
@@ -444,6 +446,25 @@ def _with_hot_histograms(exporter, resource, histograms: list[HotHistogram]):
         return MetricsData(resource_metrics=resources)
 
     return WithHotHistograms()
+
+
+def _reader_exporting_always():
+    """The SDK's periodic reader, except that it exports when the SDK's instruments have nothing
+    (it skips the exporter then): the hot histograms may have (a web process that only took calls)."""
+    from opentelemetry.sdk.metrics.export import MetricsData, PeriodicExportingMetricReader
+
+    class Reader(PeriodicExportingMetricReader):
+        def collect(self, timeout_millis: float = 10_000) -> None:
+            self._received = False
+            super().collect(timeout_millis)
+            if not self._received and self._collect is not None:  # noqa: SLF001 - registered on a provider
+                self._receive_metrics(MetricsData(resource_metrics=[]), timeout_millis=timeout_millis)
+
+        def _receive_metrics(self, metrics_data, timeout_millis: float = 10_000, **kwargs) -> None:
+            self._received = True
+            super()._receive_metrics(metrics_data, timeout_millis=timeout_millis, **kwargs)
+
+    return Reader
 
 
 WEBHOOK_LATENCY = ("webhook.latency", "ms", "Incoming-call webhook latency, by result")

@@ -158,19 +158,29 @@ def test_the_webhook_latency_reaches_the_collector_beside_the_sdks_metrics():
         installed = telemetry.setup("web", settings=_settings(
             otel_exporter_otlp_endpoint=f"http://127.0.0.1:{server.server_address[1]}", otel_traces_exporter="none",
             otel_logs_exporter="none"))
+        def exported() -> dict:
+            names = {}
+            for path, body in bodies:
+                assert path == "/v1/metrics"
+                request = ExportMetricsServiceRequest.FromString(body)
+                for rm in request.resource_metrics:
+                    for sm in rm.scope_metrics:
+                        names.update({m.name: m for m in sm.metrics})
+            return names
+
+        # A web process that only took calls: the SDK's instruments have nothing, the export still happens.
         telemetry.instruments().webhook_latency.record(4.0, {"result": "dialed"})
-        telemetry.instruments().calls_started.add(1, {"kind": "phone"})
         assert installed.meter_provider.force_flush(10_000)
-        names = {}
-        for path, body in bodies:
-            assert path == "/v1/metrics"
-            request = ExportMetricsServiceRequest.FromString(body)
-            for rm in request.resource_metrics:
-                for sm in rm.scope_metrics:
-                    names.update({m.name: m for m in sm.metrics})
+        [point] = exported()["webhook.latency"].histogram.data_points
+        assert (point.count, point.sum, point.attributes[0].value.string_value) == (1, 4.0, "dialed")
+        telemetry.instruments().calls_started.add(1, {"kind": "phone"})
+        telemetry.instruments().webhook_latency.record(6.0, {"result": "dialed"})
+        bodies.clear()
+        assert installed.meter_provider.force_flush(10_000)
+        names = exported()
         assert {"webhook.latency", "calls.started"} <= set(names)
         [point] = names["webhook.latency"].histogram.data_points
-        assert (point.count, point.sum, point.attributes[0].value.string_value) == (1, 4.0, "dialed")
+        assert (point.count, point.sum) == (2, 10.0)  # cumulative, the exporter's default
     finally:
         server.shutdown()
         server.server_close()
