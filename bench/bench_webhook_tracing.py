@@ -55,6 +55,7 @@ class Sink:
         self.bytes = dict.fromkeys(self.KINDS, 0)
         self.other = 0
         self.trace_bodies: list[bytes] = []
+        self.metric_bodies: list[bytes] = []
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,6 +72,8 @@ class Sink:
                         sink.bytes[kind] += len(body)
                         if kind == "traces":
                             sink.trace_bodies.append(body)
+                        elif kind == "metrics":
+                            sink.metric_bodies.append(body)
                     else:
                         sink.other += 1
                 self.send_response(200)
@@ -109,6 +112,22 @@ class Sink:
                     for span in ss.spans:
                         names[span.name] = names.get(span.name, 0) + 1
         return sum(names.values()), names
+
+    def webhook_latency_count(self) -> int:
+        """Calls counted by the last exported ``webhook.latency`` (cumulative), summed over results."""
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+        with self.lock:
+            bodies = list(self.metric_bodies)
+        last = 0
+        for body in bodies:
+            request = ExportMetricsServiceRequest.FromString(body)
+            for rm in request.resource_metrics:
+                for sm in rm.scope_metrics:
+                    for metric in sm.metrics:
+                        if metric.name == "webhook.latency":
+                            last = sum(point.count for point in metric.histogram.data_points)
+        return last
 
     def close(self) -> None:
         self.server.shutdown()
@@ -209,6 +228,7 @@ def _measure(url: str, pg_name: str, tmp: Path, sink: Sink) -> dict:
         dispose_engines()
     load.append(_load())
     exported["sink"] = sink.snapshot()
+    exported["latency_count"] = sink.webhook_latency_count()
     return {"sides": sides, "exported": exported, "load": load}
 
 
@@ -270,7 +290,8 @@ p99 at {PACED_RATE}/s: {p99_on:.1f} ms on vs {p99_off:.1f} ms off.{paced_note}
 - Control: the server with telemetry off and {CONTROL_WORK_US} µs of plain CPU added to every call runs at
   {med['control'] / med['off']:.3f}× the off server ({med['control'] / med['on']:.2f}× the traced one).
 
-Exported (what the sink received from the "on" server): {kinds}.
+Exported (what the sink received from the "on" server): {kinds}; its last `webhook.latency`
+export counts {ex['latency_count']:,} calls (cumulative since the server started, warm-up included).
 Saturated rounds: {ex['saturated_spans']:,} spans for {ex['saturated_calls']:,} webhooks written ({per_call:.2f} per call;
 by name: {names}). Paced run: {ex['paced_spans']:,} spans for {ex['paced_calls']:,} webhooks ({paced_per_call:.2f} per call).
 Two spans per call (the server span and `calls.open_session`) means every call's trace was exported;
