@@ -604,8 +604,10 @@ def main() -> str:
 bare endpoints in the same worker answering a static `<Dial>` TwiML document of the same shape
 after reading the body (`bench/webhook_app.py`): a raw ASGI callable in front of the app (what
 granian itself costs) and a plain route of the app beside the webhook, `{BARE_APP}` (FastAPI's
-middleware, its walk through the nested routers, request and response objects: everything the
-webhook pays besides its own code). The target is judged against the latter.
+middleware, its walk through the nested routers, request and response objects: what any endpoint
+of the app pays besides its own code). The target is judged against the latter. The webhook itself
+is answered ahead of those layers (`api/app.py` hands its path to `voice.incoming_app`), which is
+how it can outrun the bare route.
 Every webhook request is an inbound call with the 25 parameters Twilio posts, a new CallSid and
 a valid `X-Twilio-Signature`, signed before the load starts; every answer is checked to be a
 200 `<Dial>` document and every call a written session.

@@ -247,6 +247,20 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
     return b"".join(request)
 
 
+SLICE = 256  # spans encoded between two chances for the request threads to take the GIL (~0.6 ms)
+
+
+def _in_slices(spans: Sequence[ReadableSpan]):
+    """``encode_spans`` of ``spans`` a slice at a time, the GIL offered to other threads between
+    slices, so a batch of thousands does not stall the requests for its whole encoding (the
+    webhook's p99 took +27 ms with 4,096 spans encoded at once). Concatenated requests are one
+    request (protobuf merges repeated fields): each slice's ResourceSpans follow the last one's."""
+    for start in range(0, len(spans), SLICE):
+        if start:
+            time.sleep(0)
+        yield encode_spans(spans[start:start + SLICE])
+
+
 # OTLP/HTTP: the statuses to retry (the specification), with exponential backoff and jitter.
 RETRYABLE = frozenset({429, 502, 503, 504})
 
@@ -266,7 +280,7 @@ class SpanExporter(_SdkSpanExporter):
         if self._stopped.is_set():
             return SpanExportResult.FAILURE
         try:
-            body = encode_spans(spans)
+            body = b"".join(_in_slices(spans))
         except Exception:  # noqa: BLE001 - a batch that cannot be encoded is dropped, not retried
             log.exception("could not encode %d spans", len(spans))
             return SpanExportResult.FAILURE

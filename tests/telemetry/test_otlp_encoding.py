@@ -236,3 +236,15 @@ def test_light_spans_follow_the_configured_sampler(fresh_telemetry, monkeypatch,
         assert 40 < kept < 160
     else:
         assert kept == expect
+
+
+def test_a_big_batch_is_encoded_in_slices_that_make_one_request_of_every_span():
+    spans = _spans(11, 3 * otlp.SLICE + 17)
+    body = b"".join(otlp._in_slices(spans))  # noqa: SLF001 - what the exporter posts
+    decoded = ExportTraceServiceRequest.FromString(body)
+    ours = [span for r in decoded.resource_spans for s in r.scope_spans for span in s.spans]
+    assert len(ours) == len(spans) and len(decoded.resource_spans) > 2  # a resource's spans in several slices
+    want = ExportTraceServiceRequest.FromString(otlp.encode_spans(spans))
+    theirs = [span for r in want.resource_spans for s in r.scope_spans for span in s.spans]
+    key = lambda span: (span.trace_id, span.span_id)  # noqa: E731
+    assert sorted(ours, key=key) == sorted(theirs, key=key)
