@@ -156,6 +156,9 @@ def confirm(session: Session, token: str, password: str) -> SignedIn:
         .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None), PasswordReset.expires_at > now)
         .values(used_at=now)
         .returning(PasswordReset.user_id)
+        # The loaded row is refreshed from the database, not matched in Python: SQLite gives its
+        # times back without a zone, which Python cannot compare with an aware "now".
+        .execution_options(synchronize_session="fetch")
     ).first()
     if taken is None:
         raise ResetLinkInvalid(INVALID_LINK)
