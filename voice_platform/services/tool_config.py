@@ -73,27 +73,44 @@ def function_views(tool_functions_schema: dict[str, Any] | None, unselected: lis
     return views
 
 
-def _nul_path(value: Any, path: str) -> str | None:
-    """PostgreSQL text and JSONB cannot hold NUL characters: find one before the database does."""
+def _unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored: PostgreSQL text and JSONB hold no NUL character, and a
+    lone UTF-16 surrogate ("\\ud800", valid JSON escape syntax) is no UTF-8 at all."""
+    if "\x00" in text:
+        return "text may not contain NUL characters"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text may not contain lone surrogate characters"
+    return None
+
+
+def _bad_path(value: Any, path: str) -> tuple[str, str] | None:
+    """The first string in ``value`` the database cannot store, before the database finds it: (where, why)."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        reason = _unstorable(value)
+        return (path, reason) if reason else None
     if isinstance(value, dict):
         for k, v in value.items():
-            found = _nul_path(k, path) or _nul_path(v, str(k) if path == "config" else path)
+            found = _bad_path(k, path) or _bad_path(v, str(k) if path == "config" else path)
             if found:
                 return found
     if isinstance(value, list):
         for v in value:
-            found = _nul_path(v, path)
+            found = _bad_path(v, path)
             if found:
                 return found
     return None
 
 
 def reject_nul(value: Any, field_name: str) -> None:
-    found = _nul_path(value, field_name)
+    found = _bad_path(value, field_name)
     if found:
-        raise ValidationFailed(f"{found}: text may not contain NUL characters", field=found)
+        where, why = found
+        # The field is named, not echoed: a surrogate in it could not be encoded in the answer either.
+        raise ValidationFailed(f"{where}: {why}" if _unstorable(where) is None else why,
+                               field=where if _unstorable(where) is None else field_name)
 
 
 def _failing_field(error) -> str | None:
