@@ -8,8 +8,6 @@ from datetime import timedelta
 
 from sqlalchemy import case, func
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from voice_platform import security
@@ -183,7 +181,7 @@ def _count_attempt(bind, key: str, max_attempts: int, window_seconds: int) -> No
     """
     now = utcnow()
     table = SigninThrottle.__table__
-    insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
+    insert = validation.insert_for(bind)
     stale = table.c.window_started_at < now - timedelta(seconds=window_seconds)
     statement = (
         insert(table)
