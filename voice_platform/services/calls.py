@@ -94,9 +94,9 @@ class _Compiled:
     """
 
     sql: str
-    names: tuple[str, ...]  # bind names, in placeholder order
+    names: tuple[str, ...]  # bind names, in the order of the SQL's positional parameters
     fixed: dict[str, Any]  # literal binds of the statement (e.g. the + 1 of a counter)
-    binds: tuple[Any, ...]  # each placeholder's bind processor, or None
+    binds: tuple[Any, ...]  # each positional parameter's bind processor, or None
     results: tuple[Any, ...]  # each result column's processor, or None
 
     @classmethod
