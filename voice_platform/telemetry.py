@@ -197,9 +197,6 @@ class Scrub(SpanProcessor):
     masked, query values dropped, and any E.164 number in a string attribute cut to its last 4."""
 
     def on_start(self, span, parent_context=None) -> None:
-        scope = getattr(span, "instrumentation_scope", None)
-        if scope is not None and scope.name == TRACER_NAME:
-            return  # ours: attributes chosen for telemetry, numbers already masked (the secret scan tests them)
         attributes = getattr(span, "attributes", None) or {}
         for key, value in list(attributes.items()):
             if not isinstance(value, str):
@@ -508,8 +505,8 @@ class LightSpan:
     here, handed to the span processors when it ends. The SDK's span (sampler call, lock, bounded
     containers, context switch, processors' start hooks) made tracing cost the webhook half its
     throughput (bench_webhook_tracing); this one costs a few microseconds on the request, the rest
-    on the export thread. Its attributes are ours (nothing for ``Scrub`` to clean). What exporters
-    read of a span is derived from it when they read it (``context``, ``parent``, ``status``)."""
+    on the export thread. Its attributes are the webhook's own (masked number, route, result), so it
+    skips ``Scrub``. What the SDK's processors read of a span is derived when read (``readable``)."""
 
     __slots__ = ("name", "kind", "trace_id", "span_id", "parent_id", "start_time", "end_time", "attributes",
                  "error", "_sink")
@@ -554,9 +551,6 @@ class LightSpan:
     @property
     def context(self) -> SpanContext:
         return SpanContext(self.trace_id, self.span_id, is_remote=False, trace_flags=_SAMPLED)
-
-    def get_span_context(self) -> SpanContext:
-        return self.context
 
     @property
     def parent(self) -> SpanContext | None:
