@@ -58,5 +58,5 @@ def test_a_lone_surrogate_in_a_tool_config_is_refused_before_any_database(config
     from voice_platform.services import tool_config
 
     with pytest.raises(ValidationFailed, match="lone surrogate"):
-        tool_config.reject_nul(config, "config")
-    tool_config.reject_nul({"calendar_id": "primary", "name": "Café ☕"}, "config")
+        tool_config.reject_unstorable(config, "config")
+    tool_config.reject_unstorable({"calendar_id": "primary", "name": "Café ☕"}, "config")

@@ -104,7 +104,7 @@ def _bad_path(value: Any, path: str) -> tuple[str, str] | None:
     return None
 
 
-def reject_nul(value: Any, field_name: str) -> None:
+def reject_unstorable(value: Any, field_name: str) -> None:
     found = _bad_path(value, field_name)
     if found:
         where, why = found
@@ -159,7 +159,7 @@ def clean_config(
     """
     if not isinstance(incoming, dict):
         raise ValidationFailed("config must be an object", field="config")
-    reject_nul(incoming, "config")
+    reject_unstorable(incoming, "config")
     config = {k: v for k, v in incoming.items() if k not in secret_fields and v is not None}
     secrets = dict(stored_secrets)
     for key in secret_fields:
