@@ -38,6 +38,19 @@ def test_database(tmp_path_factory) -> Iterator[TestDatabase]:
     db.drop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_background_mail_recovery() -> Iterator[None]:
+    """Backend start-up (every ``TestClient`` runs it) would start the lost-mail sender in this
+    process, where it could take a test's lost mail before the test does; the tests that are
+    about it run its loop themselves. Servers the browser tests start run it as production does."""
+    from voice_platform import startup
+
+    started = startup._start_mail_recovery
+    startup._start_mail_recovery = lambda: None
+    yield
+    startup._start_mail_recovery = started
+
+
 @pytest.fixture(autouse=True)
 def _clean_tables(request) -> Iterator[None]:
     yield

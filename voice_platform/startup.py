@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 log = logging.getLogger(__name__)
 _done = False
@@ -16,6 +17,7 @@ def on_startup() -> None:
     _done = True
     _start_telemetry()
     _sync_tool_registry()
+    _start_mail_recovery()
     log.info("backend started")
 
 
@@ -40,3 +42,25 @@ def _sync_tool_registry() -> None:
             sync_with_db(session)
     except Exception:
         log.exception("tool registry sync failed; the tool catalogue may be stale")
+
+
+MAIL_RECOVERY_INTERVAL_SECONDS = 60.0
+
+
+def _start_mail_recovery() -> None:
+    """Password-reset mails a stopped process never sent leave from here (``resend_unsent``)."""
+    threading.Thread(target=_mail_recovery_loop, args=(threading.Event(),), name="mail-recovery",
+                     daemon=True).start()
+
+
+def _mail_recovery_loop(stop: threading.Event) -> None:
+    from voice_platform.services import password_reset
+
+    while True:
+        try:
+            password_reset.resend_unsent()
+        except Exception:  # a database or mail server that is down now may be back next round
+            log.exception("sending unsent password-reset e-mails failed; trying again in %g s",
+                          MAIL_RECOVERY_INTERVAL_SECONDS)
+        if stop.wait(MAIL_RECOVERY_INTERVAL_SECONDS):
+            return

@@ -68,8 +68,19 @@ def _check(url: str, point) -> None:
             conn.execute(sa.text(
                 "INSERT INTO call_sessions (id, organization_id, agent_id, status, transcript, created_at, updated_at)"
                 " VALUES (:i, :o, :a, 'completed', '[]', :n, :n)"), {"i": call, "o": org, "a": agent, "n": now})
+        _upgrade(url, "0007", point)
+        user, reset = as_id(uuid.uuid4()), as_id(uuid.uuid4())
+        with engine.begin() as conn:  # a reset link from before its mail's state was stored: it was mailed
+            conn.execute(sa.text(
+                "INSERT INTO users (id, email, password_hash, is_active, is_platform_admin, token_version, created_at,"
+                " updated_at) VALUES (:i, 'a@example.com', 'x', true, false, 0, :n, :n)"), {"i": user, "n": now})
+            conn.execute(sa.text(
+                "INSERT INTO password_resets (id, user_id, token_hash, created_at, expires_at)"
+                " VALUES (:i, :u, 'h', :n, :n)"), {"i": reset, "u": user, "n": now})
         _upgrade(url, "head", point)
         with engine.connect() as conn:
+            assert conn.execute(sa.text(
+                "SELECT mailed_at = created_at AND mail_lease_until IS NULL FROM password_resets")).scalars().all() == [True]
             assert conn.execute(sa.text("SELECT phone_number, record_calls FROM voice_agents")).all() == [("+14155550100", False)]
             assert conn.execute(sa.text("SELECT e164, source FROM phone_numbers")).all() == [("+14155550100", "manual")]
             assert conn.execute(sa.text("SELECT kind FROM call_sessions")).scalars().all() == ["phone"]

@@ -306,3 +306,139 @@ def test_a_reset_lifts_a_sign_in_lockout(mail_configured, test_database):
     assert _signin(email, NEW)
     with session_scope() as session:
         assert security.verify_password(NEW, auth.find_user_by_email(session, email).password_hash)
+
+
+# --- a mail lost with the process that was sending it ------------------------------------------
+
+def _lost_in_flight(monkeypatch) -> list:
+    """The process stops between the commit and the mail server: the mail never leaves."""
+    kept = []
+    monkeypatch.setattr(password_reset.mail, "deliver_after_commit",
+                        lambda session, message, **callbacks: kept.append(message))
+    return kept
+
+
+def _lease_runs_out() -> None:
+    with session_scope() as session:
+        session.execute(update(PasswordReset).values(mail_lease_until=utcnow() - timedelta(seconds=1)))
+
+
+def test_a_mail_that_left_is_recorded_and_never_sent_again(mail_configured, test_database):
+    email = "recorded@example.com"
+    _account(email)
+    _request(email)
+    mail_configured.wait_for(email)
+    asyncio.run(until(lambda: _rows(email)[0].mailed_at is not None))
+    assert _rows(email)[0].mail_lease_until is None
+    _lease_runs_out()
+    assert password_reset.resend_unsent() == 0
+    assert len(mail_configured.messages_to(email)) == 1
+
+
+def test_a_mail_lost_with_its_process_leaves_again_with_a_new_link(mail_configured, monkeypatch, test_database):
+    monkeypatch.setenv("PASSWORD_RESET_TTL_MINUTES", "30")
+    reset_settings_cache()
+    email = "crashed@example.com"
+    _account(email)
+    lost = _lost_in_flight(monkeypatch)
+    _request(email)
+    [first_link] = [m.link for m in lost]
+    [row] = _rows(email)
+    assert row.mailed_at is None
+    assert aware(row.mail_lease_until) - utcnow() > password_reset.mail_lease() - timedelta(minutes=1)
+
+    assert password_reset.resend_unsent() == 0  # within its lease the sender may still be alive: not doubled
+    assert mail_configured.received == []
+
+    with session_scope() as session:  # the lost mail waited 20 of its 30 minutes
+        session.execute(update(PasswordReset).values(expires_at=utcnow() + timedelta(minutes=10)))
+    _lease_runs_out()
+    assert password_reset.resend_unsent() == 1
+    [received] = mail_configured.messages_to(email)
+    token = _token_from(received)
+    assert received.link("/reset-password/") != first_link
+    [row] = _rows(email)
+    assert row.mailed_at is not None and row.mail_lease_until is None
+    assert aware(row.expires_at) - utcnow() > timedelta(minutes=29)  # a new link gets the whole lifetime
+    assert password_reset.resend_unsent() == 0  # sent once
+
+    with session_scope() as session, pytest.raises(password_reset.ResetLinkInvalid):
+        password_reset.check(session, first_link.rsplit("/", 1)[1])  # only the newest link works
+    with session_scope() as session:
+        password_reset.confirm(session, token, NEW)
+    assert _signin(email, NEW)
+
+
+def test_of_several_processes_exactly_one_sends_a_lost_mail(mail_configured, monkeypatch, test_database):
+    email = "raced@example.com"
+    _account(email)
+    _lost_in_flight(monkeypatch)
+    _request(email)
+    _lease_runs_out()
+    start = threading.Barrier(4)
+    sent = []
+
+    def process() -> None:
+        start.wait(timeout=10)
+        sent.append(password_reset.resend_unsent())
+
+    threads = [threading.Thread(target=process) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(sent) == [0, 0, 0, 1]
+    assert len(mail_configured.messages_to(email)) == 1
+
+
+def test_lost_mails_of_expired_links_and_inactive_accounts_are_not_sent(mail_configured, monkeypatch, test_database):
+    expired, inactive = "expired.lost@example.com", "inactive.lost@example.com"
+    _account(expired)
+    _account(inactive)
+    _lost_in_flight(monkeypatch)
+    _request(expired)
+    _request(inactive)
+    with session_scope() as session:
+        user = auth.find_user_by_email(session, expired)
+        session.execute(update(PasswordReset).where(PasswordReset.user_id == user.id)
+                        .values(expires_at=utcnow() - timedelta(seconds=1)))
+        auth.find_user_by_email(session, inactive).is_active = False
+    _lease_runs_out()
+    assert password_reset.resend_unsent() == 0
+    assert mail_configured.received == []
+    assert _rows(inactive) == []  # nobody may use it: withdrawn
+
+
+def test_a_lost_mail_the_server_refuses_withdraws_its_link(mail_configured, monkeypatch, caplog, test_database):
+    email = "refused.later@example.com"
+    _account(email)
+    _lost_in_flight(monkeypatch)
+    _request(email)
+    _lease_runs_out()
+    mail_configured.reject_recipients.add(email)
+    caplog.set_level(logging.INFO)
+    assert password_reset.resend_unsent() == 0
+    assert _rows(email) == []
+    assert any("link withdrawn" in r.getMessage() for r in caplog.records)
+
+
+def test_every_web_process_sends_lost_mails_in_the_background(mail_configured, monkeypatch, caplog, test_database):
+    from voice_platform import startup
+
+    email = "background@example.com"
+    _account(email)
+    _lost_in_flight(monkeypatch)
+    _request(email)
+    _lease_runs_out()
+    stop = threading.Event()
+    stop.set()  # one round, then the loop returns
+    startup._mail_recovery_loop(stop)
+    assert len(mail_configured.messages_to(email)) == 1
+
+    def broken() -> int:
+        raise OSError("database went away")
+
+    monkeypatch.setattr(password_reset, "resend_unsent", broken)
+    caplog.set_level(logging.ERROR)
+    startup._mail_recovery_loop(stop)  # a failed round is logged; the loop would go on
+    assert any("unsent password-reset e-mails failed" in r.getMessage() for r in caplog.records)

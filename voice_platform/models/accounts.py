@@ -67,6 +67,11 @@ class PasswordReset(SQLModel, table=True):
     created_at: datetime = created_at_field()
     expires_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
     used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # The e-mail carrying the link: sent when ``mailed_at`` is set; until then ``mail_lease_until``
+    # is how long the process that took the send may take before another one sends it instead
+    # (a process that stopped mid-send must not lose the mail).
+    mailed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    mail_lease_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class SigninState(SQLModel, table=True):

@@ -181,11 +181,15 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def deliver_after_commit(session: Session, mail: Mail, *,
+                         on_sent: Callable[[], None] | None = None,
                          on_failure: Callable[[MailNotSent], None] | None = None) -> None:
     """Send ``mail`` in the background once ``session`` commits; nothing at all if it rolls back.
 
-    ``on_failure`` runs on the mail thread with the error (e.g. to withdraw the link the
-    mail carried, so nothing half-done stays behind).
+    ``on_sent`` runs on the mail thread once the server took the message (e.g. to record that it
+    left); ``on_failure`` runs there with the error (e.g. to withdraw the link the mail carried,
+    so nothing half-done stays behind). The message itself lives only in memory until then:
+    a caller that must not lose it to a stopped process keeps what it needs to send it again
+    (see ``password_reset.resend_unsent``).
     """
     settings = get_settings()
 
@@ -193,15 +197,23 @@ def deliver_after_commit(session: Session, mail: Mail, *,
         try:
             send(mail, settings)
         except MailNotSent as exc:
-            if on_failure is not None:
-                try:
-                    on_failure(exc)
-                except Exception:
-                    log.exception("cleaning up after an unsent e-mail failed")
+            _run(on_failure, exc)
         except Exception:
             log.exception("sending an e-mail failed")
+        else:
+            _run(on_sent)
 
     def _after_commit(_session) -> None:
         _pool().submit(_deliver)
 
     event.listen(session, "after_commit", _after_commit, once=True)
+
+
+def _run(callback: Callable[..., None] | None, *args) -> None:
+    """A callback's own failure is logged; it must not kill the mail thread."""
+    if callback is None:
+        return
+    try:
+        callback(*args)
+    except Exception:
+        log.exception("handling the outcome of an e-mail failed")

@@ -7,6 +7,14 @@ time taken tell whether an address has an account. A mail that could not be sent
 link and is logged for the operator; the requester cannot be told without telling everyone.
 
 Only the SHA-256 of the link's random token is stored (``PasswordReset``), like invitations.
+
+No link is lost to a process that stops between the commit and the mail server: the row says
+whether its mail left (``mailed_at``) and until when the process sending it may take
+(``mail_lease_until``). Past that lease, ``resend_unsent`` (every web process runs it in the
+background, ``startup``) takes the row in one conditional statement, so of several processes
+exactly one sends it, and mails a new link: the first token's clear text was never stored, so
+it gets a new one and a fresh lifetime; the old token, if its mail did leave after all, stops
+working. At least one mail, and only the newest link works.
 """
 
 from __future__ import annotations
@@ -91,12 +99,86 @@ def request(session: Session, email: str) -> str:
         log.info("password reset for user %s not sent: rate limit reached", user.id)
         return neutral_answer()
     token = secrets.token_urlsafe(32)
-    reset = PasswordReset(user_id=user.id, token_hash=_hash(token),
-                          expires_at=now + timedelta(minutes=get_settings().password_reset_ttl_minutes))
+    reset = PasswordReset(user_id=user.id, token_hash=_hash(token), expires_at=now + _ttl(),
+                          mail_lease_until=now + mail_lease())
     session.add(reset)
     session.flush()
-    mail.deliver_after_commit(session, _message(user, token), on_failure=lambda exc: _withdraw(reset.id, exc))
+    reset_id = reset.id
+    mail.deliver_after_commit(session, _message(user, token), on_sent=lambda: _mailed(reset_id),
+                              on_failure=lambda exc: _withdraw(reset_id, exc))
     return neutral_answer()
+
+
+def _ttl() -> timedelta:
+    return timedelta(minutes=get_settings().password_reset_ttl_minutes)
+
+
+def mail_lease() -> timedelta:
+    """How long a send may take before another process sends the link instead.
+
+    One send is a connection, EHLO, STARTTLS, a second EHLO, AUTH, MAIL, RCPT and DATA, each
+    bounded by ``SMTP_TIMEOUT_SECONDS``; the lease outlasts all of them with room to spare, so a
+    live but slow sender is never doubled.
+    """
+    return timedelta(seconds=60 + 10 * get_settings().smtp_timeout_seconds)
+
+
+def _mailed(reset_id: uuid.UUID) -> None:
+    from voice_platform.db import session_scope
+
+    with session_scope() as session:
+        session.execute(update(PasswordReset).where(PasswordReset.id == reset_id)
+                        .values(mailed_at=utcnow(), mail_lease_until=None))
+
+
+def resend_unsent() -> int:
+    """Mail the links whose sender stopped before the mail server took them; how many left.
+
+    Each is taken (new token, fresh lifetime, new lease) in its own committed statement before
+    its mail is sent, so a process stopping here again loses nothing either.
+    """
+    if not available():
+        return 0
+    sent = 0
+    while (taken := _take_unsent()) is not None:
+        reset_id, message = taken
+        try:
+            mail.send(message)
+        except MailNotSent as exc:
+            _withdraw(reset_id, exc)
+            continue
+        _mailed(reset_id)
+        log.info("password-reset e-mail (reset %s) sent again after its sender stopped", reset_id)
+        sent += 1
+    return sent
+
+
+def _take_unsent() -> tuple[uuid.UUID, mail.Mail] | None:
+    from voice_platform.db import session_scope
+
+    with session_scope() as session:
+        while True:
+            now = utcnow()
+            unsent = (PasswordReset.mailed_at.is_(None), PasswordReset.used_at.is_(None),
+                      PasswordReset.expires_at > now, PasswordReset.mail_lease_until < now)
+            candidate = session.exec(select(PasswordReset.id).where(*unsent)
+                                     .order_by(PasswordReset.created_at).limit(1)).first()
+            if candidate is None:
+                return None
+            token = secrets.token_urlsafe(32)
+            user_id = session.execute(  # of several processes, exactly one takes it
+                update(PasswordReset).where(PasswordReset.id == candidate, *unsent)
+                .values(token_hash=_hash(token), expires_at=now + _ttl(), mail_lease_until=now + mail_lease())
+                .returning(PasswordReset.user_id)
+                .execution_options(synchronize_session=False)
+            ).scalar()
+            if user_id is None:  # another process took it in between: look again
+                continue
+            user = session.get(User, user_id)
+            if user is None or not user.is_active:
+                session.execute(delete(PasswordReset).where(PasswordReset.id == candidate))
+                continue
+            return candidate, _message(user, token)
 
 
 def _message(user: User, token: str) -> mail.Mail:
