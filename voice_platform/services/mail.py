@@ -114,7 +114,7 @@ def send(mail: Mail, settings: Settings | None = None) -> None:
                 smtp.login(settings.smtp_username, settings.smtp_password or "")
             smtp.send_message(message)
     except Exception as exc:  # every way a send can fail ends as one clear error
-        reason = _scrub(_reason(exc, where, settings.smtp_timeout_seconds), settings)
+        reason = _scrub(_reason(exc, where, settings.smtp_timeout_seconds), settings, where)
         log.warning("e-mail to %s not sent: %s", _header(mail.to), reason)
         raise MailNotSent(f"The e-mail could not be sent: {reason}") from None
 
@@ -160,11 +160,17 @@ def _text(raw: bytes | str) -> str:
     return _CONTROL.sub(" ", value).strip()[:200]
 
 
-def _scrub(reason: str, settings: Settings) -> str:
+SCRUBBED_MIN = 8  # shorter passwords hide the whole reason: "su***orted" would give "pp" away
+
+
+def _scrub(reason: str, settings: Settings, where: str) -> str:
     """A server may echo what it was sent; the password never leaves this module."""
-    if settings.smtp_password:
-        reason = reason.replace(settings.smtp_password, "***")
-    return reason
+    password = settings.smtp_password
+    if not password or password not in reason:
+        return reason
+    if len(password) < SCRUBBED_MIN:
+        return f"the mail server {where} refused the message (its reply is not shown: it contains SMTP_PASSWORD)"
+    return reason.replace(password, "***")
 
 
 # --- sending after the caller's transaction commits, off the request's thread -----------
