@@ -39,3 +39,21 @@ def test_changing_the_password_signs_out_every_other_session(client):
         assert client.get("/api/v1/auth/user", headers={"Authorization": f"Bearer {old}"}).status_code == 401
     assert client.post("/api/v1/auth/signin", json={"email": me.email, "password": PASSWORD}).status_code == 401
     assert client.post("/api/v1/auth/signin", json={"email": me.email, "password": "a new secret 1"}).status_code == 200
+
+
+def test_an_account_with_a_password_cannot_skip_the_current_one(client):
+    """Leaving ``current_password`` out sets a first password only (tests/api/test_google_signin.py)."""
+    me = signup(client, "skip")
+    for body in ({"new_password": "a new secret 1"}, {"current_password": "", "new_password": "a new secret 1"},
+                 {"current_password": None, "new_password": "a new secret 1"}):
+        r = client.post("/api/v1/auth/password", json=body, headers=me.headers)
+        assert r.status_code == 422, (body, r.text)
+        detail = r.json()["detail"][0]
+        assert detail["loc"][-1] == "current_password"
+        assert detail["msg"] == "This account already has a password: enter the current one to change it"
+    missing = client.post("/api/v1/auth/password", json={"current_password": PASSWORD}, headers=me.headers)
+    assert missing.status_code == 422 and missing.json()["detail"][0]["loc"][-1] == "new_password"
+    assert client.post("/api/v1/auth/password", json={"new_password": "a new secret 1"}).status_code == 401
+    # nothing changed: the old token and password still work
+    assert client.get("/api/v1/auth/user", headers=me.headers).status_code == 200
+    assert client.post("/api/v1/auth/signin", json={"email": me.email, "password": PASSWORD}).status_code == 200

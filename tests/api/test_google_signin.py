@@ -119,6 +119,39 @@ def test_new_google_user_gets_an_account_and_organization(client, google):
     assert r.status_code == 409 and "no password" in r.json()["detail"]
 
 
+def test_google_made_account_sets_its_first_password_without_a_current_one(client, google):
+    """POST /auth/password without ``current_password``: the first password; then e-mail sign-in works."""
+    email = f"first-pw-{uuid.uuid4().hex[:8]}@gmail.example"
+    google.state.use_identity(email, "sub-first-pw")
+    token = sign_in_with_google(client)["access_token"]
+    other = sign_in_with_google(client)["access_token"]  # a second browser, signed in before
+    headers = _bearer(token)
+
+    weak = client.post("/api/v1/auth/password", json={"new_password": "short"}, headers=headers)
+    assert weak.status_code == 422
+    assert weak.json()["detail"][0]["loc"][-1] == "new_password" and "at least 8" in weak.json()["detail"][0]["msg"]
+    wrong = client.post("/api/v1/auth/password", json={"current_password": "a guess", "new_password": "a new secret 1"},
+                        headers=headers)  # there is no current password to be right about
+    assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"][-1] == "current_password"
+    assert client.get("/api/v1/auth/oauth/google", headers=headers).json()["has_password"] is False
+
+    done = client.post("/api/v1/auth/password", json={"new_password": "a new secret 1"}, headers=headers)
+    assert done.status_code == 200, done.text
+    fresh = _bearer(done.json()["access_token"])
+    for old in (token, other):  # this request's old token and the other browser's
+        assert client.get("/api/v1/auth/user", headers=_bearer(old)).status_code == 401
+    assert client.get("/api/v1/auth/oauth/google", headers=fresh).json() == {
+        "linked": True, "google_email": email, "has_password": True}
+    signed_in = client.post("/api/v1/auth/signin", json={"email": email, "password": "a new secret 1"})
+    assert signed_in.status_code == 200 and signed_in.json()["user"]["email"] == email
+    fresh = _bearer(signed_in.json()["access_token"])
+
+    again = client.post("/api/v1/auth/password", json={"new_password": "another secret 2"}, headers=fresh)
+    assert again.status_code == 422 and again.json()["detail"][0]["loc"][-1] == "current_password"
+    assert "already has a password" in again.json()["detail"][0]["msg"]
+    assert client.delete("/api/v1/auth/oauth/google/link", headers=fresh).status_code == 200  # a password is left
+
+
 def test_linked_user_signs_in_even_after_the_google_email_changed(client, google):
     email = f"linked-{uuid.uuid4().hex[:8]}@gmail.example"
     google.state.use_identity(email, "sub-linked")

@@ -93,6 +93,52 @@ def test_link_on_account_page_then_sign_in_with_google(page, google):
     expect(page.get_by_role("button", name="Link Google")).to_be_visible()
 
 
+def test_google_made_account_sets_a_password_on_the_account_page(page, google):
+    """No password at first: the Password card sets one (no current one asked), then e-mail sign-in works."""
+    email = f"setpw-{uuid.uuid4().hex[:10]}@gmail.example"
+    new_password = "my first own password"
+    google.use_identity(email, f"sub-{uuid.uuid4().hex}")
+    page.goto("/signin")
+    wait_hydrated(page)
+    _google_button(page).click()
+    page.wait_for_url(route("/agents"))
+    wait_hydrated(page)
+    page.goto("/account")
+    wait_hydrated(page)
+    expect(page.get_by_text("You sign in with Google. Set a password to sign in with your e-mail too.")).to_be_visible()
+    expect(page.get_by_label("Current password")).to_have_count(0)
+    expect(page.get_by_role("button", name="Unlink Google")).to_have_count(0)  # Google is the only way in yet
+
+    page.get_by_label("New password", exact=True).fill(new_password)
+    page.get_by_label("Confirm new password").fill("not the same one")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.get_by_test_id("error-confirm_password")).to_have_text("The two new passwords are not the same")
+    page.get_by_label("New password", exact=True).fill("short")
+    page.get_by_label("Confirm new password").fill("short")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.get_by_test_id("error-new_password")).to_contain_text("at least 8 characters")
+
+    page.get_by_label("New password", exact=True).fill(new_password)
+    page.get_by_label("Confirm new password").fill(new_password)
+    page.get_by_role("button", name="Set password").click()
+    expect(page.get_by_text("Password set: you can sign in with your e-mail too.")).to_be_visible()
+    # Without a reload: the card is the usual change form, and Google may be unlinked now.
+    expect(page.get_by_role("button", name="Change password")).to_be_visible()
+    expect(page.get_by_label("Current password")).to_be_visible()
+    expect(page.get_by_role("button", name="Unlink Google")).to_be_visible()
+
+    page.reload()  # this browser got the fresh token and stays signed in
+    wait_hydrated(page)
+    expect(page.get_by_test_id("account-email")).to_have_text(email)
+    page.get_by_role("button", name="User menu").click()
+    page.get_by_role("menuitem", name="Sign out").click()
+    page.wait_for_url(route("/signin"))
+    sign_in(page, email, new_password)
+    page.goto("/account")
+    wait_hydrated(page)
+    expect(page.get_by_role("button", name="Change password")).to_be_visible()
+
+
 def test_unlinked_account_with_that_email_is_refused_with_a_message(page, google):
     email = _password_account("owner")
     google.use_identity(email, f"sub-{uuid.uuid4().hex}")

@@ -1,4 +1,5 @@
-"""The account rules in the auth service: the profile name, the password change and signing out everywhere.
+"""The account rules in the auth service: the profile name, the password change (and the first
+password of an account made by Google) and signing out everywhere.
 
 The API (tests/api/test_account_api.py) and the page (tests/e2e/test_account.py) prove the same
 rules from their side; here they are checked once, against the service itself.
@@ -103,3 +104,64 @@ def test_sign_out_everywhere_ends_every_token(session):
     for token in tokens:
         with pytest.raises(NotAuthenticated):
             auth.user_from_token(session, token)
+
+
+# --- the first password of an account made by "Sign in with Google" ---------------------------
+def _google_user(session, email: str = "google-made@gmail.example"):
+    """Made the way the Google callback makes it: sign-up with an unusable password, linked to a ``sub``."""
+    from voice_platform.services import google_signin
+
+    identity = google_signin.GoogleIdentity(subject=f"sub-{email}", email=email, email_verified=True, name="G User")
+    user, created = google_signin.user_for_identity(session, identity)
+    assert created and not auth.has_password(user)
+    return user
+
+
+def test_google_made_account_sets_a_password_then_signs_in_with_it(test_database):
+    from voice_platform.db import session_scope
+    from voice_platform.services import google_signin
+
+    email = "first-password@gmail.example"
+    with session_scope() as session:
+        user = _google_user(session, email)
+        this_browser, other_browser = _token(user), _token(user)
+        signed_in = auth.set_password(session, user, new_password=NEW_PASSWORD)
+        assert auth.has_password(user) and google_signin.has_password(user)
+        for old in (this_browser, other_browser):  # every session from before is signed out
+            with pytest.raises(NotAuthenticated):
+                auth.user_from_token(session, old)
+        assert auth.user_from_token(session, signed_in.access_token).id == user.id
+        assert user.google_subject == f"sub-{email}"  # still linked: Google keeps working too
+    with session_scope() as session:
+        assert auth.signin(session, email=email, password=NEW_PASSWORD).user.email == email
+        user = auth.find_user_by_email(session, email)
+        assert google_signin.unlink(session, user).google_subject is None  # a password to sign in with now
+
+
+def test_set_password_is_refused_once_the_account_has_one(session):
+    user = _user(session)
+    token, before = _token(user), user.password_hash
+    with pytest.raises(ValidationFailed) as exc:
+        auth.set_password(session, user, new_password=NEW_PASSWORD)
+    assert exc.value.field == "current_password"
+    assert exc.value.message == auth.ALREADY_HAS_PASSWORD
+    assert user.password_hash == before
+    assert auth.user_from_token(session, token).id == user.id  # nobody was signed out
+
+    google_user = _google_user(session)
+    auth.set_password(session, google_user, new_password=NEW_PASSWORD)
+    with pytest.raises(ValidationFailed) as again:  # the second time it takes the current one
+        auth.set_password(session, google_user, new_password="yet another secret")
+    assert again.value.field == "current_password"
+    assert security.verify_password(NEW_PASSWORD, google_user.password_hash)
+
+
+@pytest.mark.parametrize("weak", ["short", "", "x" * (auth.MAX_PASSWORD + 1), None])
+def test_weak_first_password_is_refused_on_its_field(session, weak):
+    user = _google_user(session)
+    token = _token(user)
+    with pytest.raises(ValidationFailed) as exc:
+        auth.set_password(session, user, new_password=weak)
+    assert exc.value.field == "new_password"
+    assert not auth.has_password(user)
+    assert auth.user_from_token(session, token).id == user.id

@@ -47,9 +47,20 @@ def update_profile(body: ProfileIn, user: AccountUser, session: SessionDep) -> U
     return UserOut.model_validate(auth_service.update_profile(session, user, full_name=body.full_name))
 
 
-@router.post("/password", response_model=TokenOut, responses={401: {"description": "Not signed in"}})
+@router.post("/password", response_model=TokenOut,
+             responses={401: {"description": "Not signed in"},
+                        422: {"description": "Wrong or missing current password, or a weak new password"}})
 def change_password(body: PasswordChangeIn, user: AccountUser, session: SessionDep) -> TokenOut:
-    """Every other session is signed out; use the returned token from now on."""
-    signed_in = auth_service.change_password(session, user, current_password=body.current_password,
-                                             new_password=body.new_password)
+    """Change the password with the current one, or set the first one without it.
+
+    An account made by "Sign in with Google" has no password: leave ``current_password`` out
+    (or empty) to set one, after which it signs in with its e-mail too. An account that has a
+    password must send it (422 on ``current_password`` otherwise). Either way every other
+    session is signed out; use the returned token from now on.
+    """
+    if body.current_password:
+        signed_in = auth_service.change_password(session, user, current_password=body.current_password,
+                                                 new_password=body.new_password)
+    else:
+        signed_in = auth_service.set_password(session, user, new_password=body.new_password)
     return TokenOut(access_token=signed_in.access_token, user=UserOut.model_validate(signed_in.user))

@@ -43,7 +43,11 @@ class ProfileIn(BaseModel):
 
 class PasswordChangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    current_password: str = Field(max_length=1024)
+    current_password: str | None = Field(
+        default=None, max_length=1024,
+        description="Required once the account has a password; left out (or empty) to set the first password "
+                    "of an account made by Sign in with Google",
+    )
     new_password: str = Field(max_length=1024)
 
 

@@ -38,20 +38,45 @@ def profile() -> rx.Component:
     )
 
 
-def password() -> rx.Component:
+def _new_password_fields() -> tuple[rx.Component, ...]:
+    return (
+        text_field("New password", "new_password", S.password_errors, type="password", required=True,
+                   hint="At least 8 characters."),
+        text_field("Confirm new password", "confirm_password", S.password_errors, type="password", required=True),
+        rx.cond(S.password_errors.contains(""), rx.text(S.password_errors[""], color_scheme="red", size="2")),
+    )
+
+
+def _submit(label: str) -> rx.Component:
+    return rx.hstack(rx.spacer(), rx.button(label, type="submit", size="3", aria_label=label), width="100%")
+
+
+def change_password() -> rx.Component:
     return rx.form(
         _card(
             "Password", "Changing it signs you out everywhere else; this browser stays signed in.",
             text_field("Current password", "current_password", S.password_errors, type="password", required=True),
-            text_field("New password", "new_password", S.password_errors, type="password", required=True,
-                       hint="At least 8 characters."),
-            text_field("Confirm new password", "confirm_password", S.password_errors, type="password", required=True),
-            rx.cond(S.password_errors.contains(""), rx.text(S.password_errors[""], color_scheme="red", size="2")),
-            rx.hstack(rx.spacer(), rx.button("Change password", type="submit", size="3", aria_label="Change password"),
-                      width="100%"),
+            *_new_password_fields(),
+            _submit("Change password"),
         ),
         on_submit=S.change_password, key=S.password_key, width="100%",
     )
+
+
+def set_password() -> rx.Component:
+    """An account made by "Sign in with Google" has no password until it sets one here."""
+    return rx.form(
+        _card(
+            "Password", "You sign in with Google. Set a password to sign in with your e-mail too.",
+            *_new_password_fields(),
+            _submit("Set password"),
+        ),
+        on_submit=S.set_password, key=S.password_key, width="100%",
+    )
+
+
+def password() -> rx.Component:
+    return rx.cond(S.has_password, change_password(), set_password())
 
 
 def sessions() -> rx.Component:

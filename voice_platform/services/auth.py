@@ -1,4 +1,4 @@
-"""Sign-up, sign-in (throttled, constant-work), token checks and sign-out."""
+"""Sign-up, sign-in (throttled, constant-work), token checks, sign-out and the account's own password."""
 
 from __future__ import annotations
 
@@ -155,16 +155,48 @@ def update_profile(session: Session, user: User, *, full_name: str | None) -> Us
     return user
 
 
+ALREADY_HAS_PASSWORD = "This account already has a password: enter the current one to change it"
+
+
+def has_password(user: User) -> bool:
+    """False for an account made by "Sign in with Google" until its owner sets a password."""
+    return security.has_usable_password(user.password_hash)
+
+
 def change_password(session: Session, user: User, *, current_password: str, new_password: str) -> SignedIn:
     """A new password; every other session is signed out, this one gets a fresh token."""
     if not security.verify_password(current_password or "", user.password_hash):
         raise validation.ValidationFailed("The current password is not right", field="current_password")
+    _check_new_password(new_password)
+    if security.verify_password(new_password, user.password_hash):
+        raise validation.ValidationFailed("The new password must differ from the current one", field="new_password")
+    return _replace_password(session, user, new_password)
+
+
+def set_password(session: Session, user: User, *, new_password: str) -> SignedIn:
+    """The first password of an account made by "Sign in with Google" (so it can sign in by e-mail too).
+
+    Only while the account has none: once it has one, changing it takes the current one
+    (``change_password``), so a stolen session cannot quietly replace it. The row is locked
+    first, so of two tabs setting one at once the second is refused rather than overwriting.
+    Like a change, every other session is signed out and this one gets a fresh token.
+    """
+    session.refresh(user, with_for_update=True)
+    if has_password(user):
+        raise validation.ValidationFailed(ALREADY_HAS_PASSWORD, field="current_password")
+    _check_new_password(new_password)
+    return _replace_password(session, user, new_password)
+
+
+def _check_new_password(new_password: object) -> None:
+    """The sign-up rules, reported on the ``new_password`` field of the account forms."""
     try:
         validate_password(new_password)
     except validation.ValidationFailed as exc:
         raise validation.ValidationFailed(exc.message, field="new_password") from exc
-    if security.verify_password(new_password, user.password_hash):
-        raise validation.ValidationFailed("The new password must differ from the current one", field="new_password")
+
+
+def _replace_password(session: Session, user: User, new_password: str) -> SignedIn:
     user.password_hash = security.hash_password(new_password)
     user.token_version += 1  # every token issued so far stops working
     session.add(user)

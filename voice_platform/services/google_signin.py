@@ -376,16 +376,15 @@ def complete_link(session: Session, state: str | None, code: str | None, *, acto
     return actor
 
 
-def has_password(user: User) -> bool:
-    """False for an account made by "Sign in with Google" until its owner sets a password."""
-    return security.has_usable_password(user.password_hash)
+# False for an account made by "Sign in with Google" until its owner sets one (auth.set_password).
+has_password = auth_service.has_password
 
 
 def unlink(session: Session, user: User) -> User:
     """Only with a password left to sign in with."""
     if not user.google_subject:
         raise SigninRefused("not_linked")
-    if not security.has_usable_password(user.password_hash):
+    if not has_password(user):
         raise SigninRefused("no_password")
     user.google_subject, user.google_email = None, None
     session.add(user)

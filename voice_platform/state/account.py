@@ -1,8 +1,9 @@
 """``/account``: the signed-in person's own settings — name, password, signing out everywhere.
 
 Thin: every change goes through the auth service (the API's ``PUT /auth/user`` and
-``POST /auth/password`` call the same functions). The theme is Reflex's color mode,
-which the browser remembers by itself.
+``POST /auth/password`` call the same functions). An account made by "Sign in with Google"
+has no password until it sets one here (``set_password``); the card then becomes the usual
+change form. The theme is Reflex's color mode, which the browser remembers by itself.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from voice_platform.db import session_scope
 from voice_platform.errors import DomainError, NotAuthenticated
 from voice_platform.services import auth as auth_service
 from voice_platform.state.auth import SIGNIN_ROUTE, AuthState
+from voice_platform.state.google_signin import GoogleLinkState
 
 PASSWORD_FIELDS = ("current_password", "new_password", "confirm_password")
+MISMATCH = {"confirm_password": "The two new passwords are not the same"}
+FIX_FIELD = "Please fix the highlighted field"
 
 
 class AccountState(AuthState):
@@ -23,13 +27,16 @@ class AccountState(AuthState):
     loading: bool = True
     form_key: int = 0
     password_key: int = 0
+    has_password: bool = True  # False: the Password card offers to set one (no current password)
 
     @rx.event
     def load(self):
         self.loading, self.profile_errors, self.password_errors = True, {}, {}
         try:
             with session_scope() as session:
-                self._load_session(session, self._current_user(session))
+                user = self._current_user(session)
+                self._load_session(session, user)
+                self.has_password = auth_service.has_password(user)
         except NotAuthenticated:
             return self._signed_out()
         finally:
@@ -57,8 +64,8 @@ class AccountState(AuthState):
         values = {k: str(form.get(k) or "") for k in PASSWORD_FIELDS}
         self.password_errors = {}
         if values["new_password"] != values["confirm_password"]:
-            self.password_errors = {"confirm_password": "The two new passwords are not the same"}
-            return rx.toast.error("Please fix the highlighted field")
+            self.password_errors = MISMATCH
+            return rx.toast.error(FIX_FIELD)
         try:
             with session_scope() as session:
                 signed_in = auth_service.change_password(
@@ -68,10 +75,46 @@ class AccountState(AuthState):
             return self._signed_out()
         except DomainError as exc:
             self.password_errors = {exc.field or "": exc.message}
-            return rx.toast.error("Please fix the highlighted field")
+            return rx.toast.error(FIX_FIELD)
+        self._signed_in_again(signed_in)
+        return rx.toast.success("Password changed. Every other session has been signed out.")
+
+    @rx.event
+    async def set_password(self, form: dict):
+        """The first password of an account made by "Sign in with Google"."""
+        values = {k: str(form.get(k) or "") for k in PASSWORD_FIELDS}
+        self.password_errors = {}
+        if values["new_password"] != values["confirm_password"]:
+            self.password_errors = MISMATCH
+            return rx.toast.error(FIX_FIELD)
+        try:
+            with session_scope() as session:
+                user = self._current_user(session)
+                try:
+                    signed_in = auth_service.set_password(session, user, new_password=values["new_password"])
+                finally:
+                    # Refused because one was set meanwhile (another tab, a reset link): the card
+                    # turns into the change form, whose "Current password" shows the message.
+                    self.has_password = auth_service.has_password(user)
+        except NotAuthenticated:
+            return self._signed_out()
+        except DomainError as exc:
+            self.password_errors = {exc.field or "": exc.message}
+            await self._share_has_password()
+            return rx.toast.error(FIX_FIELD)
+        self._signed_in_again(signed_in)
+        await self._share_has_password()
+        return rx.toast.success("Password set: you can sign in with your e-mail too. "
+                                "Every other session has been signed out.")
+
+    async def _share_has_password(self) -> None:
+        """The Google card's "Unlink Google" needs a password to sign in with afterwards."""
+        links = await self.get_state(GoogleLinkState)
+        links.google_has_password = self.has_password
+
+    def _signed_in_again(self, signed_in) -> None:
         self.token = signed_in.access_token  # this browser stays signed in; every other one is out
         self.password_key += 1  # empties the form
-        return rx.toast.success("Password changed. Every other session has been signed out.")
 
     @rx.event
     def sign_out_everywhere(self):
