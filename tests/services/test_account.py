@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fakes.smtp_server import mail_configured, smtp_server  # noqa: F401 - fixtures
 from voice_platform import security
 from voice_platform.errors import NotAuthenticated, ValidationFailed
 from voice_platform.services import auth
@@ -136,6 +137,18 @@ def test_google_made_account_sets_a_password_then_signs_in_with_it(test_database
         assert auth.signin(session, email=email, password=NEW_PASSWORD).user.email == email
         user = auth.find_user_by_email(session, email)
         assert google_signin.unlink(session, user).google_subject is None  # a password to sign in with now
+
+
+def test_the_owner_is_told_by_mail_when_a_first_password_is_set(test_database, mail_configured):
+    from voice_platform.db import session_scope
+
+    email = "told@gmail.example"
+    with session_scope() as session:
+        auth.set_password(session, _google_user(session, email), new_password=NEW_PASSWORD)
+    [notice] = mail_configured.wait_for(email)
+    assert notice.subject == "A password was set on your account"
+    assert "Was this not you?" in notice.text and NEW_PASSWORD not in notice.text
+    assert notice.link("/forgot-password") == "http://localhost:3000/forgot-password"
 
 
 def test_set_password_is_refused_once_the_account_has_one(session):

@@ -14,7 +14,7 @@ from voice_platform import security
 from voice_platform.errors import Conflict, NotAuthenticated, TooManyAttempts
 from voice_platform.models import Membership, Organization, SigninThrottle, User
 from voice_platform.models.base import aware, utcnow
-from voice_platform.services import billing, validation
+from voice_platform.services import billing, mail, validation
 from voice_platform.services.rbac import ORG_ADMIN, role_id
 from voice_platform.settings import get_settings
 
@@ -185,7 +185,27 @@ def set_password(session: Session, user: User, *, new_password: str) -> SignedIn
     if has_password(user):
         raise validation.ValidationFailed(ALREADY_HAS_PASSWORD, field="current_password")
     _check_new_password(new_password)
+    if mail.is_configured():  # the owner hears of it, in case it was not them (a stolen session)
+        mail.deliver_after_commit(session, _password_set_notice(user))
     return _replace_password(session, user, new_password)
+
+
+def _password_set_notice(user: User) -> mail.Mail:
+    base = get_settings().public_base_url.rstrip("/")
+    return mail.Mail(
+        to=user.email,
+        subject="A password was set on your account",
+        paragraphs=(
+            f"Hello{' ' + user.full_name if user.full_name else ''},",
+            "A password was just set on your account, which until now signed in only with Google. "
+            "It can now also sign in with this e-mail address and that password, and every other "
+            "session was signed out.",
+            "Was this not you? Choose a new password with \"Forgot password?\" on the sign-in page "
+            "right away: that signs out everyone else.",
+        ),
+        link=base + "/forgot-password",
+        button="Choose a new password",
+    )
 
 
 def _check_new_password(new_password: object) -> None:
