@@ -165,10 +165,11 @@ def setup(role: str, *, settings: Settings | None = None, span_exporter=None, me
         tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
     elif (kind := _exporter_for("traces", settings)) != "none":
         exporter = ConsoleSpanExporter() if kind == "console" else _otlp("traces", settings)
-        # A queue 16x the default: at a burst of calls the export thread falls behind for a moment,
-        # and a full queue drops spans and logs a warning for each. Batches of 4096 spans (about
-        # 700 KiB of OTLP): the post's own cost is shared by 2,000 calls (bench_webhook_tracing).
-        batch = BatchSpanProcessor(exporter, max_queue_size=32768, max_export_batch_size=4096)
+        # Counted in queue items: an SDK span, or a webhook call's LightSpan with its child. A queue
+        # 8x the default: at a burst of calls the export thread falls behind for a moment, and a
+        # full queue drops spans and logs a warning for each. Batches of 2048 items (about 4,096
+        # spans, 700 KiB of OTLP): the post's own cost is shared by 2,048 calls (bench_webhook_tracing).
+        batch = BatchSpanProcessor(exporter, max_queue_size=16384, max_export_batch_size=2048)
         tracer_provider.add_span_processor(batch)
     global _light
     _light = _LightSink(tracer_provider, batch)
@@ -505,25 +506,27 @@ class LightSpan:
     here, handed to the span processors when it ends. The SDK's span (sampler call, lock, bounded
     containers, context switch, processors' start hooks) made tracing cost the webhook half its
     throughput (bench_webhook_tracing); this one costs a few microseconds on the request, the rest
-    on the export thread. Its attributes are the webhook's own (masked number, route, result), so it
-    skips ``Scrub``. What the SDK's processors read of a span is derived when read (``readable``)."""
+    on the export thread. A child that ends before its root rides with it (``children``): one
+    queue item per call. What the SDK's processors read of a span is derived when read
+    (``readable``)."""
 
     __slots__ = ("name", "kind", "trace_id", "span_id", "parent_id", "start_time", "end_time", "attributes",
-                 "error", "_sink")
+                 "error", "children", "_sink", "_root")
     events = links = ()
     dropped_attributes = dropped_events = dropped_links = 0
 
     def __init__(self, sink: "_LightSink", name: str, kind: SpanKind, trace_id: int, parent_id: int,
-                 attributes: dict[str, Any]) -> None:
-        self._sink = sink
+                 attributes: dict[str, Any], root: "LightSpan | None" = None) -> None:
+        self._sink, self._root = sink, root
         self.name, self.kind, self.trace_id, self.parent_id, self.attributes = name, kind, trace_id, parent_id, attributes
-        self.span_id = random.getrandbits(64) or 1
+        self.span_id = _random_bits(64) or 1
         self.start_time = time.time_ns()
         self.end_time = 0
         self.error: str | None = None
+        self.children: list[LightSpan] = []  # ended children, sent with this span
 
     def child(self, name: str) -> "LightSpan":
-        return LightSpan(self._sink, name, SpanKind.INTERNAL, self.trace_id, self.span_id, {})
+        return LightSpan(self._sink, name, SpanKind.INTERNAL, self.trace_id, self.span_id, {}, self._root or self)
 
     def set_attribute(self, key: str, value: Any) -> None:
         self.attributes[key] = value
@@ -533,7 +536,11 @@ class LightSpan:
 
     def end(self) -> None:
         self.end_time = time.time_ns()
-        self._sink.finish(self)
+        root = self._root
+        if root is None or root.end_time:  # a root, or a child that outlived its root: sent alone
+            self._sink.finish(self)
+        else:
+            root.children.append(self)
 
     @property
     def traceparent(self) -> str:
@@ -568,6 +575,9 @@ class LightSpan:
                             instrumentation_scope=self.instrumentation_scope)
 
 
+_random_bits = random.getrandbits
+
+
 class _LightSink:
     """Where ``LightSpan``s go: with our OTLP exporter behind the batch processor (what the
     http/protobuf setting installs), straight into that processor's queue, encoded on its thread
@@ -595,12 +605,14 @@ class _LightSink:
 
     def finish(self, span: LightSpan) -> None:
         if self._on_end is not None:
-            self._on_end(span)
-        else:
+            self._on_end(span)  # with its children: our encoder writes them (``otlp._light``)
+        else:  # as the SDK's spans would arrive: each child when it ended, then the root
+            for child in span.children:
+                self._processors.on_end(child.readable())
             self._processors.on_end(span.readable())
 
     def root(self, name: str, kind: SpanKind, attributes: dict[str, Any]) -> LightSpan | None:
-        trace_id = random.getrandbits(128) or 1
+        trace_id = _random_bits(128) or 1
         if not self.sample_all and not self.sampler.should_sample(
                 None, trace_id, name, kind, attributes).decision.is_sampled():
             return None

@@ -191,11 +191,35 @@ def test_light_spans_encode_as_the_sdks_spans_of_the_same_call_do(fresh_telemetr
     spans = [span for root, child in calls for span in (child, root)]  # in the order they ended
     readable = exporter.get_finished_spans()  # the fallback path: the SDK's spans through the processors
     assert [s.name for s in readable] == [s.name for s in spans]
-    assert ExportTraceServiceRequest.FromString(otlp.encode_spans(spans)) == official(readable)
+    assert [root.children for root, _ in calls] == [[child] for _, child in calls]  # one queue item per call
+    assert ExportTraceServiceRequest.FromString(otlp.encode_spans([root for root, _ in calls])) == official(readable)
     root, child = spans[-1], spans[-2]
     assert readable[-2].parent.span_id == root.span_id and readable[-2].context.trace_id == root.trace_id
     assert readable[-2].status.status_code is StatusCode.ERROR and readable[-1].status.status_code is StatusCode.UNSET
     assert child.traceparent == f"00-{root.trace_id:032x}-{child.span_id:016x}-01"
+
+
+def test_a_child_that_ends_after_its_root_is_sent_on_its_own(fresh_telemetry):
+    exporter = InMemorySpanExporter()
+    fresh_telemetry.setup("web", span_exporter=exporter)
+    root = fresh_telemetry.light_span("root", SpanKind.SERVER, {})
+    late = root.child("late")
+    root.end()
+    late.end()
+    assert root.children == [] and [s.name for s in exporter.get_finished_spans()] == ["root", "late"]
+    assert exporter.get_finished_spans()[1].parent.span_id == root.span_id
+
+
+def test_light_span_attribute_sets_are_encoded_by_value_and_type(fresh_telemetry):
+    """Encoded attribute sets are reused; 1, True and 1.0 are equal keys in Python, not in OTLP."""
+    exporter = InMemorySpanExporter()
+    fresh_telemetry.setup("web", span_exporter=exporter)
+    roots = []
+    for value in (1, True, 1.0, 1, "1", True, [1, 2], [1, 2]):
+        root = fresh_telemetry.light_span("typed", SpanKind.SERVER, {"k": value, "route": "/x"})
+        root.end()
+        roots.append(root)
+    assert ExportTraceServiceRequest.FromString(otlp.encode_spans(roots)) == official(exporter.get_finished_spans())
 
 
 def test_with_our_exporter_light_spans_go_to_the_collector_in_one_trace(fresh_telemetry):
