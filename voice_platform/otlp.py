@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter as _SdkSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from voice_platform.telemetry import LightSpan
+from voice_platform.telemetry import SESSION_SPAN, WebhookTrace
 
 log = logging.getLogger(__name__)
 
@@ -170,58 +170,68 @@ def _span_bytes(trace_id: int, span_id: int, state: bytes, parent_id: int | None
     return b"".join(parts)
 
 
-_heads: dict[tuple[str, int], bytes] = {}  # a LightSpan's name and kind fields, by (name, kind)
-_blocks: dict[tuple, bytes] = {}  # a LightSpan's encoded attributes, by their items and value types
 _TIMES = struct.Struct("<BQBQ").pack  # start and end: fields 7 and 8, fixed64 (tags 0x39, 0x41)
 _OK = b"\x7a\x00"  # an empty Status: UNSET
 _SIZES = [_varint(n) for n in range(2048)]  # a span's length prefix (a webhook span is ~150 bytes)
+_SERVER_HEADS: dict[str, bytes] = {}  # the server span's name and kind fields, by route
+_SESSION_HEAD = _field(b"\x2a", _text(SESSION_SPAN)) + b"\x30\x01"  # INTERNAL
+_blocks: dict[tuple, bytes] = {}  # encoded attribute sets, by their values (of fixed types)
 
 
-def _light(span: LightSpan) -> bytes:
-    """A LightSpan and the children that ride with it, as ScopeSpans' ``spans`` fields (children
-    first: in the order they ended, as the SDK's spans arrive). ``_span_bytes`` with the fields
-    they never have left out (no trace state, events, links or drops; a local parent): the bulk
-    of what the web process exports. Their attribute sets repeat (the route, a result, one of the
-    organization's numbers), so a set is encoded once (``_blocks``; by value types too: True == 1)."""
-    trace = b"\x0a\x10" + span.trace_id.to_bytes(16, "big")
-    if not span.children:
-        return _light_one(span, trace)
-    return b"".join([*[_light_one(child, trace) for child in span.children], _light_one(span, trace)])
-
-
-def _light_one(span: LightSpan, trace: bytes) -> bytes:
-    kind = span.kind._value_  # noqa: SLF001 - an Enum's value without the descriptor's cost
-    head = _heads.get((span.name, kind))
+def _webhook(call: WebhookTrace) -> bytes:
+    """A webhook call's spans as ScopeSpans' ``spans`` fields, the session's first (as the SDK's
+    spans arrive: in the order they ended): ``_span_bytes`` with the fields they never have left
+    out (no trace state, events, links or drops; a local parent), their attribute sets encoded
+    once (the route and a result, one of the organization's numbers and a refusal)."""
+    trace = b"\x0a\x10" + call.trace_id.to_bytes(16, "big")
+    server_id = call.span_id.to_bytes(8, "big")
+    out = []
+    if call.session_id:
+        if call.session_error is None:
+            key = (call.to, call.refusal)
+            attributes = _blocks.get(key)
+            if attributes is None:
+                attributes = _cached(key, _attributes(b"\x4a", call.session_attributes()))
+            status = _OK
+        else:
+            attributes, status = b"", _error(call.session_error)
+        out.append(_sized(b"%b\x12\x08%b\x22\x08%b%b%b%b%b%b" % (
+            trace, call.session_id.to_bytes(8, "big"), server_id, _SESSION_HEAD,
+            _TIMES(0x39, call.session_start, 0x41, call.session_end), attributes, status, _FLAGS_LOCAL)))
+    key = (call.route, call.status_code, call.result)
+    attributes = _blocks.get(key)
+    if attributes is None:
+        attributes = _cached(key, _attributes(b"\x4a", call.attributes()))
+    head = _SERVER_HEADS.get(call.route)
     if head is None:
-        head = _heads[(span.name, kind)] = (
-            (_field(b"\x2a", _text(span.name)) if span.name else b"") + b"\x30" + _varint(kind + 1))
-    attributes = span.attributes
-    key = (tuple(attributes.items()), tuple(map(type, attributes.values())))
-    try:
-        block = _blocks.get(key)
-    except TypeError:  # an unhashable value (a list): encoded every time
-        key, block = None, None
-    if block is None:
-        block = _attributes(b"\x4a", attributes)
-        if key is not None:
-            if len(_blocks) >= _CACHED:
-                _blocks.clear()
-            _blocks[key] = block
-    error = span.error
-    status = _OK if error is None else _field(
-        b"\x7a", (_field(b"\x12", _text(error)) if error else b"") + b"\x18\x02")  # STATUS_CODE_ERROR
-    parent = span.parent_id
-    body = b"%b\x12\x08%b%b%b%b%b%b%b" % (
-        trace, span.span_id.to_bytes(8, "big"), b"\x22\x08" + parent.to_bytes(8, "big") if parent else b"", head,
-        _TIMES(0x39, span.start_time, 0x41, span.end_time), block, status, _FLAGS_LOCAL)
-    size = len(body)
-    return b"\x12" + (_SIZES[size] if size < 2048 else _varint(size)) + body
+        head = _SERVER_HEADS[call.route] = _field(b"\x2a", _text(call.name)) + b"\x30\x02"  # SERVER
+    out.append(_sized(b"%b\x12\x08%b%b%b%b%b%b" % (
+        trace, server_id, head, _TIMES(0x39, call.start_time, 0x41, call.end_time), attributes,
+        _OK if call.error is None else _error(call.error), _FLAGS_LOCAL)))
+    return out[0] if len(out) == 1 else out[0] + out[1]
+
+
+def _cached(key: tuple, block: bytes) -> bytes:
+    if len(_blocks) >= _CACHED:
+        _blocks.clear()
+    _blocks[key] = block
+    return block
+
+
+def _error(description: str) -> bytes:
+    return _field(b"\x7a", (_field(b"\x12", _text(description)) if description else b"") + b"\x18\x02")  # ERROR
+
+
+def _sized(span: bytes) -> bytes:
+    """A ``spans`` field (2) of ScopeSpans."""
+    size = len(span)
+    return b"\x12" + (_SIZES[size] if size < 2048 else _varint(size)) + span
 
 
 def _span(span: ReadableSpan) -> bytes:
-    """One SDK span as ScopeSpans' ``spans`` field (a LightSpan: ``_light``)."""
-    if span.__class__ is LightSpan:
-        return _light(span)
+    """One SDK span as ScopeSpans' ``spans`` field (a webhook call's two: ``_webhook``)."""
+    if span.__class__ is WebhookTrace:
+        return _webhook(span)
     return _field(b"\x12", _sdk_span(span))
 
 

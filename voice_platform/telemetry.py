@@ -165,14 +165,14 @@ def setup(role: str, *, settings: Settings | None = None, span_exporter=None, me
         tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
     elif (kind := _exporter_for("traces", settings)) != "none":
         exporter = ConsoleSpanExporter() if kind == "console" else _otlp("traces", settings)
-        # Counted in queue items: an SDK span, or a webhook call's LightSpan with its child. A queue
+        # Counted in queue items: an SDK span, or a webhook call's two (a WebhookTrace). A queue
         # 8x the default: at a burst of calls the export thread falls behind for a moment, and a
         # full queue drops spans and logs a warning for each. Batches of 2048 items (about 4,096
         # spans, 700 KiB of OTLP): the post's own cost is shared by 2,048 calls (bench_webhook_tracing).
         batch = BatchSpanProcessor(exporter, max_queue_size=16384, max_export_batch_size=2048)
         tracer_provider.add_span_processor(batch)
-    global _light
-    _light = _LightSink(tracer_provider, batch)
+    global _traces
+    _traces = _TraceSink(tracer_provider, batch)
     readers = [metric_reader] if metric_reader is not None else []
     if metric_reader is None and (kind := _exporter_for("metrics", settings)) != "none":
         exporter = ConsoleMetricExporter() if kind == "console" else _otlp("metrics", settings)
@@ -268,11 +268,11 @@ def join_livekit(tracer_provider) -> None:
 
 
 def shutdown() -> None:
-    global _installed, _light
+    global _installed, _traces
     if _installed is not None:
         _installed.shutdown()
         _installed = None
-    _light = None
+    _traces = None
 
 
 # --- logs carry the trace -----------------------------------------------------------------------
@@ -482,8 +482,8 @@ def instruments() -> _Instruments:
 
 def reset_for_tests() -> None:
     """Forget the installed providers and instruments (tests install in-memory ones)."""
-    global _installed, _instruments, _tracer, _light
-    _installed, _instruments, _tracer, _light = None, None, None, None
+    global _installed, _instruments, _tracer, _traces
+    _installed, _instruments, _tracer, _traces = None, None, None, None
     _hot.clear()
     trace._TRACER_PROVIDER_SET_ONCE._done = False  # noqa: SLF001 - OpenTelemetry has no public reset
     trace._TRACER_PROVIDER = None  # noqa: SLF001
@@ -501,51 +501,65 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSET = Status(StatusCode.UNSET)
 
 
-class LightSpan:
-    """A span the incoming-call webhook records without the SDK's ``Span``: ids and times taken
-    here, handed to the span processors when it ends. The SDK's span (sampler call, lock, bounded
-    containers, context switch, processors' start hooks) made tracing cost the webhook half its
-    throughput (bench_webhook_tracing); this one costs a few microseconds on the request, the rest
-    on the export thread. A child that ends before its root rides with it (``children``): one
-    queue item per call. What the SDK's processors read of a span is derived when read
-    (``readable``)."""
+class WebhookTrace:
+    """One incoming call's trace as the webhook records it: the server span (``POST <route>``)
+    and, once the call got that far, the child span of its session (agent lookup, concurrency
+    slot and insert), as one object of ids, times and values taken on the request. The spans are
+    built from it on the export thread: by our OTLP encoder (``otlp``), or as the SDK's
+    ``ReadableSpan``s for any other exporter (``readable``). The SDK's spans made tracing cost the
+    webhook half its throughput, and two spans of our own a tenth (bench_webhook_tracing): each
+    object and dictionary made on every call counts. Its attributes are the webhook's own (masked
+    number, route, result)."""
 
-    __slots__ = ("name", "kind", "trace_id", "span_id", "parent_id", "start_time", "end_time", "attributes",
-                 "error", "children", "_sink", "_root")
-    events = links = ()
-    dropped_attributes = dropped_events = dropped_links = 0
+    __slots__ = ("trace_id", "span_id", "session_id", "start_time", "session_start", "session_end", "end_time",
+                 "route", "status_code", "result", "to", "refusal", "session_error", "error", "_sink")
 
-    def __init__(self, sink: "_LightSink", name: str, kind: SpanKind, trace_id: int, parent_id: int,
-                 attributes: dict[str, Any], root: "LightSpan | None" = None) -> None:
-        self._sink, self._root = sink, root
-        self.name, self.kind, self.trace_id, self.parent_id, self.attributes = name, kind, trace_id, parent_id, attributes
+    def __init__(self, sink: "_TraceSink", route: str, trace_id: int) -> None:
+        self._sink, self.route, self.trace_id = sink, route, trace_id
         self.span_id = _random_bits(64) or 1
         self.start_time = time.time_ns()
-        self.end_time = 0
+        self.session_id = self.session_start = self.session_end = self.end_time = self.status_code = 0
+        self.result = self.to = self.refusal = ""
+        self.session_error: str | None = None
         self.error: str | None = None
-        self.children: list[LightSpan] = []  # ended children, sent with this span
 
-    def child(self, name: str) -> "LightSpan":
-        return LightSpan(self._sink, name, SpanKind.INTERNAL, self.trace_id, self.span_id, {}, self._root or self)
+    def session_opening(self) -> str:
+        """The session's span starts; its W3C traceparent, which the session row keeps so the
+        worker's spans join this trace (sampled: an unsampled call records nothing)."""
+        self.session_id = _random_bits(64) or 1
+        self.session_start = time.time_ns()
+        return f"00-{self.trace_id:032x}-{self.session_id:016x}-01"
 
-    def set_attribute(self, key: str, value: Any) -> None:
-        self.attributes[key] = value
+    def session_opened(self, to: str, refusal: str | None) -> None:
+        self.session_end = time.time_ns()
+        self.to, self.refusal = to, refusal or ""
 
-    def fail(self, description: str) -> None:
-        self.error = description
+    def session_failed(self, description: str) -> None:
+        self.session_end = time.time_ns()
+        self.session_error = description
 
-    def end(self) -> None:
-        self.end_time = time.time_ns()
-        root = self._root
-        if root is None or root.end_time:  # a root, or a child that outlived its root: sent alone
-            self._sink.finish(self)
-        else:
-            root.children.append(self)
+    def finish(self, status_code: int, result: str = "", error: str | None = None) -> float:
+        """The server span ends and the trace leaves; the call's latency in milliseconds."""
+        self.end_time = end = time.time_ns()
+        self.status_code, self.result, self.error = status_code, result, error
+        self._sink.finish(self)
+        return (end - self.start_time) / 1e6
 
+    # --- what the spans carry (the encoder's and ``readable``'s, one definition) ------------------
     @property
-    def traceparent(self) -> str:
-        """Its W3C traceparent (sampled: an unsampled call records no span)."""
-        return f"00-{self.trace_id:032x}-{self.span_id:016x}-01"
+    def name(self) -> str:
+        return "POST " + self.route
+
+    def attributes(self) -> dict[str, Any]:
+        attributes: dict[str, Any] = {"http.request.method": "POST", "http.route": self.route}
+        if self.status_code:
+            attributes["http.response.status_code"] = self.status_code
+        if self.result:
+            attributes["call.result"] = self.result
+        return attributes
+
+    def session_attributes(self) -> dict[str, Any]:
+        return {} if self.session_error is not None else {"call.to": self.to, "call.refusal": self.refusal}
 
     @property
     def resource(self):
@@ -555,34 +569,40 @@ class LightSpan:
     def instrumentation_scope(self):
         return self._sink.scope
 
-    @property
-    def context(self) -> SpanContext:
-        return SpanContext(self.trace_id, self.span_id, is_remote=False, trace_flags=_SAMPLED)
+    def readable(self) -> list[ReadableSpan]:
+        """The SDK's own spans for it, as they would have ended (the session's first), for
+        processors and exporters other than ours."""
+        sink, server = self._sink, SpanContext(self.trace_id, self.span_id, is_remote=False, trace_flags=_SAMPLED)
+        spans = []
+        if self.session_id:
+            spans.append(ReadableSpan(
+                name=SESSION_SPAN, context=SpanContext(self.trace_id, self.session_id, is_remote=False,
+                                                       trace_flags=_SAMPLED),
+                parent=server, resource=sink.resource, attributes=self.session_attributes(), kind=SpanKind.INTERNAL,
+                status=_status(self.session_error), start_time=self.session_start, end_time=self.session_end,
+                instrumentation_scope=sink.scope))
+        spans.append(ReadableSpan(
+            name=self.name, context=server, parent=None, resource=sink.resource, attributes=self.attributes(),
+            kind=SpanKind.SERVER, status=_status(self.error), start_time=self.start_time, end_time=self.end_time,
+            instrumentation_scope=sink.scope))
+        return spans
 
-    @property
-    def parent(self) -> SpanContext | None:
-        return SpanContext(self.trace_id, self.parent_id, is_remote=False, trace_flags=_SAMPLED) if self.parent_id else None
 
-    @property
-    def status(self) -> Status:
-        return _UNSET if self.error is None else Status(StatusCode.ERROR, self.error)
+SESSION_SPAN = "calls.open_session"
 
-    def readable(self) -> ReadableSpan:
-        """The SDK's own span object for it, for processors and exporters other than ours."""
-        return ReadableSpan(name=self.name, context=self.context, parent=self.parent, resource=self.resource,
-                            attributes=self.attributes, kind=self.kind, status=self.status,
-                            start_time=self.start_time, end_time=self.end_time,
-                            instrumentation_scope=self.instrumentation_scope)
+
+def _status(error: str | None) -> Status:
+    return _UNSET if error is None else Status(StatusCode.ERROR, error)
 
 
 _random_bits = random.getrandbits
 
 
-class _LightSink:
-    """Where ``LightSpan``s go: with our OTLP exporter behind the batch processor (what the
+class _TraceSink:
+    """Where ``WebhookTrace``s go: with our OTLP exporter behind the batch processor (what the
     http/protobuf setting installs), straight into that processor's queue, encoded on its thread
-    (``voice_platform.otlp`` reads a LightSpan as it reads an SDK span); otherwise, as the SDK's
-    ``ReadableSpan``, through every span processor (console, gRPC, tests' in-memory exporters)."""
+    (``voice_platform.otlp``); otherwise, as the SDK's ``ReadableSpan``s, through every span
+    processor (console, gRPC, tests' in-memory exporters)."""
 
     def __init__(self, provider, batch) -> None:
         from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
@@ -597,31 +617,31 @@ class _LightSink:
         self.sample_all = self.sampler is ALWAYS_ON or (
             isinstance(self.sampler, ParentBased) and getattr(self.sampler, "_root", None) is ALWAYS_ON)
         direct = batch is not None and isinstance(getattr(batch, "span_exporter", None), Ours)
-        # BatchSpanProcessor.on_end is "if sampled: queue it"; a LightSpan is sampled (or not made),
-        # so it is queued directly, without building its SpanContext for that check.
+        # BatchSpanProcessor.on_end is "if sampled: queue it"; a WebhookTrace is sampled (or not
+        # made), so it is queued directly, without building a SpanContext for that check.
         queue = getattr(getattr(batch, "_batch_processor", None), "emit", None)  # noqa: SLF001
         self._on_end = (queue or batch.on_end) if direct else None
         self._processors = provider._active_span_processor  # noqa: SLF001 - every processor, as the SDK's spans reach them
 
-    def finish(self, span: LightSpan) -> None:
+    def finish(self, trace_: WebhookTrace) -> None:
         if self._on_end is not None:
-            self._on_end(span)  # with its children: our encoder writes them (``otlp._light``)
-        else:  # as the SDK's spans would arrive: each child when it ended, then the root
-            for child in span.children:
-                self._processors.on_end(child.readable())
-            self._processors.on_end(span.readable())
+            self._on_end(trace_)
+        else:
+            for span in trace_.readable():
+                self._processors.on_end(span)
 
-    def root(self, name: str, kind: SpanKind, attributes: dict[str, Any]) -> LightSpan | None:
+    def webhook_trace(self, route: str) -> WebhookTrace | None:
         trace_id = _random_bits(128) or 1
         if not self.sample_all and not self.sampler.should_sample(
-                None, trace_id, name, kind, attributes).decision.is_sampled():
+                None, trace_id, "POST " + route, SpanKind.SERVER,
+                {"http.request.method": "POST", "http.route": route}).decision.is_sampled():
             return None
-        return LightSpan(self, name, kind, trace_id, 0, attributes)
+        return WebhookTrace(self, route, trace_id)
 
 
-_light: _LightSink | None = None
+_traces: _TraceSink | None = None
 
 
-def light_span(name: str, kind: SpanKind, attributes: dict[str, Any]) -> LightSpan | None:
-    """A new trace's root ``LightSpan``, or None when telemetry is off or the sampler says no."""
-    return None if _light is None else _light.root(name, kind, attributes)
+def webhook_trace(route: str) -> WebhookTrace | None:
+    """A new trace for an incoming call to ``route``, or None when telemetry is off or the sampler says no."""
+    return None if _traces is None else _traces.webhook_trace(route)

@@ -158,7 +158,10 @@ def test_a_refusal_is_not_retried_and_a_dead_collector_fails_within_the_timeout(
     assert exporter.export(_spans(5, 2)) is SpanExportResult.FAILURE
 
 
-# --- the webhook's LightSpans ----------------------------------------------------------------------
+# --- the webhook's traces ---------------------------------------------------------------------------
+
+ROUTE = "/api/v1/voice/twilio/incoming"
+
 
 @pytest.fixture()
 def fresh_telemetry():
@@ -170,59 +173,48 @@ def fresh_telemetry():
     telemetry.reset_for_tests()
 
 
-def _light_call(telemetry, *, error: str | None = None):
+def _call(telemetry, *, to: str = "***0142", refusal: str | None = None, session_error: str | None = None,
+          status: int = 200, result: str = "dialed", error: str | None = None, session: bool = True):
     """What the incoming webhook records for one call: its server span and the session's child."""
-    root = telemetry.light_span("POST /api/v1/voice/twilio/incoming", SpanKind.SERVER,
-                                {"http.request.method": "POST", "http.route": "/api/v1/voice/twilio/incoming"})
-    child = root.child("calls.open_session")
-    child.set_attribute("call.to", "***0142")
-    if error:
-        child.fail(error)
-    child.end()
-    root.set_attribute("http.response.status_code", 200)
-    root.end()
-    return root, child
+    trace = telemetry.webhook_trace(ROUTE)
+    if session:
+        traceparent = trace.session_opening()
+        assert traceparent == f"00-{trace.trace_id:032x}-{trace.session_id:016x}-01"
+        if session_error is None:
+            trace.session_opened(to, refusal)
+        else:
+            trace.session_failed(session_error)
+    latency = trace.finish(status, result, error)
+    assert latency == (trace.end_time - trace.start_time) / 1e6 >= 0
+    return trace
 
 
-def test_light_spans_encode_as_the_sdks_spans_of_the_same_call_do(fresh_telemetry):
+def test_webhook_traces_encode_as_the_sdks_spans_of_the_same_calls_do(fresh_telemetry):
     exporter = InMemorySpanExporter()
     fresh_telemetry.setup("web", span_exporter=exporter)
-    calls = [_light_call(fresh_telemetry) for _ in range(3)] + [_light_call(fresh_telemetry, error="TimeoutError: no session")]
-    spans = [span for root, child in calls for span in (child, root)]  # in the order they ended
+    calls = [_call(fresh_telemetry), _call(fresh_telemetry, to="***0199", refusal="concurrency_limit", result="refused"),
+             _call(fresh_telemetry, session_error="TimeoutError: no session", result="error"),
+             _call(fresh_telemetry, session=False, status=403, result="", error="PermissionDenied: bad signature"),
+             _call(fresh_telemetry, session=False, result="bad_request"), _call(fresh_telemetry)]
     readable = exporter.get_finished_spans()  # the fallback path: the SDK's spans through the processors
-    assert [s.name for s in readable] == [s.name for s in spans]
-    assert [root.children for root, _ in calls] == [[child] for _, child in calls]  # one queue item per call
-    assert ExportTraceServiceRequest.FromString(otlp.encode_spans([root for root, _ in calls])) == official(readable)
-    root, child = spans[-1], spans[-2]
-    assert readable[-2].parent.span_id == root.span_id and readable[-2].context.trace_id == root.trace_id
-    assert readable[-2].status.status_code is StatusCode.ERROR and readable[-1].status.status_code is StatusCode.UNSET
-    assert child.traceparent == f"00-{root.trace_id:032x}-{child.span_id:016x}-01"
+    assert [s.name for s in readable] == ["calls.open_session", "POST " + ROUTE] * 3 + ["POST " + ROUTE] * 2 + [
+        "calls.open_session", "POST " + ROUTE]
+    assert ExportTraceServiceRequest.FromString(otlp.encode_spans(calls)) == official(readable)
+    session, server = readable[0], readable[1]
+    assert session.parent.span_id == server.context.span_id == calls[0].span_id and server.parent is None
+    assert session.context.trace_id == server.context.trace_id == calls[0].trace_id
+    assert dict(session.attributes) == {"call.to": "***0142", "call.refusal": ""}
+    assert dict(server.attributes) == {"http.request.method": "POST", "http.route": ROUTE,
+                                       "http.response.status_code": 200, "call.result": "dialed"}
+    failed = readable[4]
+    assert failed.status.status_code is StatusCode.ERROR and dict(failed.attributes) == {}
+    refused = readable[6]
+    assert refused.status.status_code is StatusCode.ERROR and refused.attributes["http.response.status_code"] == 403
+    assert "call.result" not in refused.attributes
+    assert server.start_time <= session.start_time <= session.end_time <= server.end_time
 
 
-def test_a_child_that_ends_after_its_root_is_sent_on_its_own(fresh_telemetry):
-    exporter = InMemorySpanExporter()
-    fresh_telemetry.setup("web", span_exporter=exporter)
-    root = fresh_telemetry.light_span("root", SpanKind.SERVER, {})
-    late = root.child("late")
-    root.end()
-    late.end()
-    assert root.children == [] and [s.name for s in exporter.get_finished_spans()] == ["root", "late"]
-    assert exporter.get_finished_spans()[1].parent.span_id == root.span_id
-
-
-def test_light_span_attribute_sets_are_encoded_by_value_and_type(fresh_telemetry):
-    """Encoded attribute sets are reused; 1, True and 1.0 are equal keys in Python, not in OTLP."""
-    exporter = InMemorySpanExporter()
-    fresh_telemetry.setup("web", span_exporter=exporter)
-    roots = []
-    for value in (1, True, 1.0, 1, "1", True, [1, 2], [1, 2]):
-        root = fresh_telemetry.light_span("typed", SpanKind.SERVER, {"k": value, "route": "/x"})
-        root.end()
-        roots.append(root)
-    assert ExportTraceServiceRequest.FromString(otlp.encode_spans(roots)) == official(exporter.get_finished_spans())
-
-
-def test_with_our_exporter_light_spans_go_to_the_collector_in_one_trace(fresh_telemetry):
+def test_with_our_exporter_webhook_traces_go_to_the_collector_in_one_trace(fresh_telemetry):
     from voice_platform.settings import Settings
 
     collector = _Collector([])
@@ -230,8 +222,8 @@ def test_with_our_exporter_light_spans_go_to_the_collector_in_one_trace(fresh_te
         endpoint = collector.url.removesuffix("/v1/traces")
         installed = fresh_telemetry.setup("web", settings=Settings(
             _env_file=None, otel_exporter_otlp_endpoint=endpoint, otel_metrics_exporter="none", otel_logs_exporter="none"))
-        root, child = _light_call(fresh_telemetry)
-        assert fresh_telemetry._light._on_end is not None  # noqa: SLF001 - the direct path, not the SDK fallback
+        call = _call(fresh_telemetry)
+        assert fresh_telemetry._traces._on_end is not None  # noqa: SLF001 - the direct path, not the SDK fallback
         assert installed.tracer_provider.force_flush(10_000)
         request = ExportTraceServiceRequest.FromString(b"".join(collector.bodies))
         [resource_spans] = request.resource_spans
@@ -239,9 +231,9 @@ def test_with_our_exporter_light_spans_go_to_the_collector_in_one_trace(fresh_te
         [scope_spans] = resource_spans.scope_spans
         assert scope_spans.scope.name == "voice_platform"
         by_name = {span.name: span for span in scope_spans.spans}
-        server, session = by_name["POST /api/v1/voice/twilio/incoming"], by_name["calls.open_session"]
-        assert server.trace_id == session.trace_id == root.trace_id.to_bytes(16, "big")
-        assert session.parent_span_id == server.span_id == root.span_id.to_bytes(8, "big") and not server.parent_span_id
+        server, session = by_name["POST " + ROUTE], by_name["calls.open_session"]
+        assert server.trace_id == session.trace_id == call.trace_id.to_bytes(16, "big")
+        assert session.parent_span_id == server.span_id == call.span_id.to_bytes(8, "big") and not server.parent_span_id
         assert server.kind == 2 and session.kind == 1  # SERVER, INTERNAL
         assert server.end_time_unix_nano >= session.end_time_unix_nano >= session.start_time_unix_nano >= server.start_time_unix_nano
     finally:
@@ -250,12 +242,12 @@ def test_with_our_exporter_light_spans_go_to_the_collector_in_one_trace(fresh_te
 
 @pytest.mark.parametrize(("sampler", "arg", "expect"), [("always_off", None, 0), ("traceidratio", "0.5", None),
                                                         ("parentbased_always_on", None, 200)])
-def test_light_spans_follow_the_configured_sampler(fresh_telemetry, monkeypatch, sampler, arg, expect):
+def test_webhook_traces_follow_the_configured_sampler(fresh_telemetry, monkeypatch, sampler, arg, expect):
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
     if arg:
         monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", arg)
     fresh_telemetry.setup("web", span_exporter=InMemorySpanExporter())
-    kept = sum(fresh_telemetry.light_span("x", SpanKind.SERVER, {}) is not None for _ in range(200))
+    kept = sum(fresh_telemetry.webhook_trace(ROUTE) is not None for _ in range(200))
     if expect is None:
         assert 40 < kept < 160
     else:

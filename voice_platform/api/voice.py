@@ -30,7 +30,6 @@ from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import Connection
-from opentelemetry.trace import SpanKind
 
 from voice_platform import telemetry
 from voice_platform.api.errors import ErrorJSONResponse, domain_error_response
@@ -343,39 +342,38 @@ async def incoming(body: bytes, query: bytes, signature: str | None) -> Response
     writer, the TwiML. What it derives from the settings is computed once.
 
     With telemetry on it is traced here: a server span and one child for the session (agent
-    lookup, concurrency slot and insert, one statement on PostgreSQL), recorded as
-    ``telemetry.LightSpan``s (the SDK's spans halved the webhook's throughput,
-    bench_webhook_tracing). The session row keeps the child's traceparent so the worker's spans
-    join this trace."""
+    lookup, concurrency slot and insert, one statement on PostgreSQL), recorded as one
+    ``telemetry.WebhookTrace`` (the SDK's spans halved the webhook's throughput,
+    bench_webhook_tracing), whose times also give ``webhook.latency``. The session row keeps the
+    child's traceparent so the worker's spans join this trace."""
     if telemetry.installed() is None:
         return (await _incoming(body, query, signature, None))[0]
-    started = time.perf_counter()
-    span = telemetry.light_span("POST " + INCOMING_ROUTE, SpanKind.SERVER,
-                                {"http.request.method": "POST", "http.route": INCOMING_ROUTE})
-    try:
-        response, result = await _incoming(body, query, signature, span)
-    except BaseException as exc:
-        if span is not None:
-            span.fail(f"{type(exc).__name__}: {exc}")
-            span.end()
-        raise
-    if span is not None:
-        span.set_attribute("http.response.status_code", response.status_code)
-        span.set_attribute("call.result", result)
-        span.end()
-    telemetry.instruments().webhook_latency.record(telemetry.elapsed_ms(started), {"result": result})
+    trace = telemetry.webhook_trace(INCOMING_ROUTE)
+    if trace is None:  # the sampler said no: the latency still counts
+        started = time.perf_counter()
+        response, result = await _incoming(body, query, signature, None)
+        latency = telemetry.elapsed_ms(started)
+    else:
+        try:
+            response, result = await _incoming(body, query, signature, trace)
+        except BaseException as exc:
+            trace.finish(trace.status_code, error=f"{type(exc).__name__}: {exc}")
+            raise
+        latency = trace.finish(response.status_code, result)
+    telemetry.instruments().webhook_latency.record(latency, {"result": result})
     return response
 
 
-async def _incoming(body: bytes, query: bytes, signature: str | None, span) -> tuple[Response, str]:
+async def _incoming(body: bytes, query: bytes, signature: str | None,
+                    trace: telemetry.WebhookTrace | None) -> tuple[Response, str]:
     """The answer and, for telemetry, what it was (dialed, or why not)."""
     answering = _current()
     settings = answering.settings
     try:
         form = _verified(body, query, signature, answering.incoming_url)
     except PermissionDenied:
-        if span is not None:
-            span.set_attribute("http.response.status_code", 403)
+        if trace is not None:
+            trace.status_code = 403
         raise
     call_sid = form.get("CallSid", "")
     if not call_sid or len(call_sid) > 64:
@@ -385,17 +383,13 @@ async def _incoming(body: bytes, query: bytes, signature: str | None, span) -> t
         return _xml(twiml.say_and_hang_up(twiml.UNAVAILABLE)), "unconfigured"
     to_number = form.get("To")
     try:
-        if span is not None:
-            child = span.child("calls.open_session")
+        if trace is not None:
             try:
-                routed = await _open_session(call_sid, form.get("From"), to_number, child.traceparent)
-                child.set_attribute("call.to", telemetry.mask_number(to_number))
-                child.set_attribute("call.refusal", routed.refusal or "")
+                routed = await _open_session(call_sid, form.get("From"), to_number, trace.session_opening())
             except Exception as exc:
-                child.fail(f"{type(exc).__name__}: {exc}")
+                trace.session_failed(f"{type(exc).__name__}: {exc}")
                 raise
-            finally:
-                child.end()
+            trace.session_opened(telemetry.mask_number(to_number), routed.refusal)
         else:
             routed = await _open_session(call_sid, form.get("From"), to_number, None)
     except Exception as exc:  # noqa: BLE001 - database down or hanging: the caller still hears a sentence
