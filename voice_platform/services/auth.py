@@ -170,7 +170,7 @@ def change_password(session: Session, user: User, *, current_password: str, new_
     _check_new_password(new_password)
     if security.verify_password(new_password, user.password_hash):
         raise validation.ValidationFailed("The new password must differ from the current one", field="new_password")
-    return _replace_password(session, user, new_password)
+    return replace_password(session, user, new_password)
 
 
 def set_password(session: Session, user: User, *, new_password: str) -> SignedIn:
@@ -187,7 +187,7 @@ def set_password(session: Session, user: User, *, new_password: str) -> SignedIn
     _check_new_password(new_password)
     if mail.is_configured():  # the owner hears of it, in case it was not them (a stolen session)
         mail.deliver_after_commit(session, _password_set_notice(user))
-    return _replace_password(session, user, new_password)
+    return replace_password(session, user, new_password)
 
 
 def _password_set_notice(user: User) -> mail.Mail:
@@ -216,7 +216,9 @@ def _check_new_password(new_password: object) -> None:
         raise validation.ValidationFailed(exc.message, field="new_password") from exc
 
 
-def _replace_password(session: Session, user: User, new_password: str) -> SignedIn:
+def replace_password(session: Session, user: User, new_password: str) -> SignedIn:
+    """Store ``new_password`` (already checked); every token issued so far stops working, as
+    sign-out does, and this session gets a fresh one."""
     user.password_hash = security.hash_password(new_password)
     user.token_version += 1  # every token issued so far stops working
     session.add(user)

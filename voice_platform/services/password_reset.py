@@ -29,12 +29,11 @@ from datetime import timedelta
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
-from voice_platform import security
 from voice_platform.errors import DomainError, IntegrationNotConfigured, MailNotSent, ValidationFailed
 from voice_platform.models import PasswordReset, SigninThrottle, User
 from voice_platform.models.base import aware, utcnow
 from voice_platform.services import mail, validation
-from voice_platform.services.auth import SignedIn, validate_password
+from voice_platform.services.auth import SignedIn, replace_password, validate_password
 from voice_platform.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -251,11 +250,7 @@ def confirm(session: Session, token: str, password: str) -> SignedIn:
     )
     user = session.get(User, reset.user_id)
     session.refresh(user, with_for_update=True)
-    user.password_hash = security.hash_password(password)
-    user.token_version += 1  # as sign-out does: every token issued so far stops working
-    session.add(user)
     throttle = session.get(SigninThrottle, user.email.lower())
     if throttle is not None:  # a locked-out owner who proved the address signs in at once
         session.delete(throttle)
-    session.flush()
-    return SignedIn(user=user, access_token=security.create_access_token(user.id, user.token_version))
+    return replace_password(session, user, password)

@@ -61,10 +61,7 @@ class AccountState(AuthState):
 
     @rx.event
     def change_password(self, form: dict):
-        values = {k: str(form.get(k) or "") for k in PASSWORD_FIELDS}
-        self.password_errors = {}
-        if values["new_password"] != values["confirm_password"]:
-            self.password_errors = MISMATCH
+        if (values := self._password_form(form)) is None:
             return rx.toast.error(FIX_FIELD)
         try:
             with session_scope() as session:
@@ -82,10 +79,7 @@ class AccountState(AuthState):
     @rx.event
     async def set_password(self, form: dict):
         """The first password of an account made by "Sign in with Google"."""
-        values = {k: str(form.get(k) or "") for k in PASSWORD_FIELDS}
-        self.password_errors = {}
-        if values["new_password"] != values["confirm_password"]:
-            self.password_errors = MISMATCH
+        if (values := self._password_form(form)) is None:
             return rx.toast.error(FIX_FIELD)
         try:
             with session_scope() as session:
@@ -106,6 +100,16 @@ class AccountState(AuthState):
         await self._share_has_password()
         return rx.toast.success("Password set: you can sign in with your e-mail too. "
                                 "Every other session has been signed out.")
+
+    def _password_form(self, form: dict) -> dict[str, str] | None:
+        """The password form's values; None (and the fields' errors set) when the new one and its
+        confirmation differ."""
+        values = {k: str(form.get(k) or "") for k in PASSWORD_FIELDS}
+        self.password_errors = {}
+        if values["new_password"] != values["confirm_password"]:
+            self.password_errors = MISMATCH
+            return None
+        return values
 
     async def _share_has_password(self) -> None:
         """The Google card's "Unlink Google" needs a password to sign in with afterwards."""
