@@ -286,7 +286,7 @@ async def test_sync_works_inside_a_running_event_loop(client, livekit):
 def test_a_number_registered_through_the_service_reaches_the_trunk(client, livekit, capsys):
     """The phone-number service syncs after its commit: no `make livekit-setup` needed in between."""
     from voice_platform.db import session_scope
-    from voice_platform.services.phone_numbers import ensure_registered
+    from voice_platform.services.phone_numbers import ensure_registered, wait_for_trunk_sync
 
     admin = signup(client, "lk")
     register(admin.org_id, unique_phone())
@@ -297,6 +297,7 @@ def test_a_number_registered_through_the_service_reaches_the_trunk(client, livek
     with session_scope() as session:
         ensure_registered(session, uuid.UUID(admin.org_id), new_number)
 
+    assert wait_for_trunk_sync(15) is True  # in the background: the commit did not wait for LiveKit
     updated, _ = only_trunk_and_rule(livekit)
     assert updated.sip_trunk_id == trunk.sip_trunk_id and new_number in updated.numbers
 

@@ -7,6 +7,8 @@ database holds after each transaction committed.
 
 from __future__ import annotations
 
+import socket
+import time
 import uuid
 
 import pytest
@@ -357,8 +359,34 @@ def test_the_trunk_is_synced_after_commit_never_after_rollback(twilio, monkeypat
     assert seen[-1] == []
 
 
-def test_the_real_trunk_sync_never_raises_without_livekit(no_twilio):
-    assert numbers.sync_trunk() in (True, False)  # LiveKit unset (or the module not there yet): no error
+def test_without_livekit_the_trunk_sync_does_nothing_and_raises_nothing(no_twilio):
+    numbers.sync_trunk()
+    assert numbers.wait_for_trunk_sync(10) is False  # LiveKit unset: nothing sent, no error
+
+
+def test_a_number_change_does_not_wait_for_a_livekit_that_hangs(twilio, monkeypatch):
+    """LiveKit accepts the connection and never answers: the purchase answers at once, the sync
+    gives up on its own within its bound, and the purchase stands."""
+    from voice_platform.telephony import livekit_sip
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        for key, value in {"LIVEKIT_URL": f"http://127.0.0.1:{silent.getsockname()[1]}", "LIVEKIT_API_KEY": "key",
+                           "LIVEKIT_API_SECRET": "s" * 32, "LIVEKIT_SIP_USERNAME": "twilio-bridge",
+                           "LIVEKIT_SIP_PASSWORD": "digest-password-" + "p" * 16}.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setattr(livekit_sip, "SYNC_TIMEOUT_SECONDS", 1.5)
+        reset_settings_cache()
+        admin, org = _org("trunk-hangs")
+        twilio.offer("+14155550171")
+        started = time.monotonic()
+        bought = _buy(admin, org, "+14155550171")
+        assert time.monotonic() - started < 1.0  # the sync would have taken 1.5 s
+        assert numbers.wait_for_trunk_sync(10) is False
+        with session_scope() as s:
+            assert [v.number.e164 for v in numbers.list_numbers(s, admin, org)] == ["+14155550171"]
+        assert bought.e164 == "+14155550171"
 
 
 def test_livekits_trunk_follows_buying_and_releasing(twilio, monkeypatch):
@@ -374,10 +402,12 @@ def test_livekits_trunk_follows_buying_and_releasing(twilio, monkeypatch):
         twilio.offer("+14155550161")
 
         bought = _buy(admin, org, "+14155550161")
+        assert numbers.wait_for_trunk_sync(15) is True
         (trunk,) = livekit.state.inbound_trunks()
         assert list(trunk.numbers) == ["+14155550161"]
 
         with session_scope() as s:
             numbers.release(s, admin, bought.id)
+        assert numbers.wait_for_trunk_sync(15) is True
         (trunk,) = livekit.state.inbound_trunks()
         assert "+14155550161" not in trunk.numbers

@@ -17,13 +17,15 @@ failure rolls the transaction back with nothing changed.
 
 LiveKit's inbound trunk must accept exactly the platform's numbers: after a transaction
 that added or removed one commits, ``telephony.livekit_sip.sync_numbers_if_configured``
-runs (a session ``after_commit`` hook, so both faces get it and a rollback never syncs).
+runs on a background thread (``sync_trunk``, from a session ``after_commit`` hook, so both
+faces get it and a rollback never syncs).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -79,18 +81,64 @@ def _twilio():
 
 
 # --- the LiveKit trunk follows the inventory ------------------------------------------------
-def sync_trunk() -> bool:
-    """Ask LiveKit's inbound trunk to accept exactly the platform's numbers; never raises.
+class _TrunkSync:
+    """LiveKit's trunk is synced off the request's thread: a slow or unreachable LiveKit (up to
+    ``SYNC_TIMEOUT_SECONDS``) holds up no API answer and no dashboard handler. One sync at a time;
+    changes committed while one runs make exactly one more, which reads the inventory then, so
+    the last sync always lists the numbers of the last change."""
 
-    ``telephony.livekit_sip`` may be absent (older tree) or lack the function: then nothing to do.
-    """
-    try:
-        from voice_platform.telephony.livekit_sip import sync_numbers_if_configured
-    except (ImportError, AttributeError):
-        return False
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._running = self._again = False
+        self.last: bool | None = None  # the last sync's outcome: LiveKit lists the numbers (True) or not
+
+    def request(self) -> None:
+        with self._lock:
+            if self._running:
+                self._again = True
+                return
+            self._running = True
+        threading.Thread(target=self._run, name="livekit-trunk-sync", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            outcome = _sync_now()
+            with self._lock:
+                self.last = outcome
+                if not self._again:
+                    self._running = False
+                    self._lock.notify_all()
+                    return
+                self._again = False
+
+    def wait(self, timeout: float) -> bool | None:
+        """The outcome once no sync is running or due (None: none has run), within ``timeout``."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: not self._running, timeout):
+                raise TimeoutError(f"LiveKit's trunk sync still running after {timeout:g} s")
+            return self.last
+
+
+_trunk = _TrunkSync()
+
+
+def sync_trunk() -> None:
+    """Have LiveKit's inbound trunk accept exactly the platform's numbers, in the background
+    (``wait_for_trunk_sync`` waits for it). Never raises: the inventory change stands, a failure
+    is logged, and the next change or ``make livekit-setup`` syncs again."""
+    _trunk.request()
+
+
+def wait_for_trunk_sync(timeout: float) -> bool | None:
+    return _trunk.wait(timeout)
+
+
+def _sync_now() -> bool:
+    from voice_platform.telephony.livekit_sip import sync_numbers_if_configured
+
     try:
         return bool(sync_numbers_if_configured())
-    except Exception:  # noqa: BLE001 - the inventory change stands; the next change syncs again
+    except Exception:  # noqa: BLE001 - it logs its own failures; anything else is logged here
         log.exception("syncing LiveKit's inbound trunk failed")
         return False
 

@@ -42,7 +42,7 @@ RULE_NAME = "voice-platform dispatch"
 
 REQUEST_TIMEOUT_SECONDS = 10.0  # one HTTP request to LiveKit
 SETUP_TIMEOUT_SECONDS = 30.0  # a whole `make livekit-setup` run (four requests)
-SYNC_TIMEOUT_SECONDS = 10.0  # a whole sync after a number changed: someone waits on it
+SYNC_TIMEOUT_SECONDS = 10.0  # a whole sync after a number changed (on the phone-number service's background thread)
 
 API_SETTINGS = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 REQUIRED_SETTINGS = API_SETTINGS + ("LIVEKIT_SIP_USERNAME", "LIVEKIT_SIP_PASSWORD")
