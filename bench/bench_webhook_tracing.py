@@ -295,7 +295,7 @@ export counts {ex['latency_count']:,} calls (cumulative since the server started
 Saturated rounds: {ex['saturated_spans']:,} spans for {ex['saturated_calls']:,} webhooks written ({per_call:.2f} per call;
 by name: {names}). Paced run: {ex['paced_spans']:,} spans for {ex['paced_calls']:,} webhooks ({paced_per_call:.2f} per call).
 Two spans per call (the server span and `calls.open_session`) means every call's trace was exported;
-fewer would mean the batch span processor's queue (32,768 spans) overflowed and dropped spans, i.e.
+fewer would mean the batch span processor's queue (16,384 calls) overflowed and dropped spans, i.e.
 part of the tracing work was not done. Answers that were not a 200 `<Dial>`: {bad}. The throwaway database's plans have no
 concurrency limit or minute cap (every bench call holds a slot, nobody hangs up).
 """
