@@ -66,6 +66,16 @@ def test_new_user_signs_in_with_google_and_lands_on_the_dashboard(page, google):
     assert token and token.count(".") == 2
 
 
+def _google_sign_in_then_account(page, *, lands_on: str) -> None:
+    page.goto("/signin")
+    wait_hydrated(page)
+    _google_button(page).click()
+    page.wait_for_url(route(lands_on))
+    wait_hydrated(page)
+    page.goto("/account")
+    wait_hydrated(page)
+
+
 def test_link_on_account_page_then_sign_in_with_google(page, google):
     email = _password_account("linker")
     google_email = f"personal-{uuid.uuid4().hex[:8]}@gmail.example"
@@ -79,13 +89,7 @@ def test_link_on_account_page_then_sign_in_with_google(page, google):
     expect(page.get_by_role("button", name="Unlink Google")).to_be_visible()
 
     page.evaluate("window.localStorage.removeItem('vp_token')")  # a fresh visit, signed out
-    page.goto("/signin")
-    wait_hydrated(page)
-    _google_button(page).click()
-    page.wait_for_url(route("/overview"))
-    wait_hydrated(page)
-    page.goto("/account")
-    wait_hydrated(page)
+    _google_sign_in_then_account(page, lands_on="/overview")
     expect(page.get_by_test_id("account-email")).to_have_text(email)
 
     page.get_by_role("button", name="Unlink Google").click()
@@ -98,13 +102,7 @@ def test_google_made_account_sets_a_password_on_the_account_page(page, google):
     email = f"setpw-{uuid.uuid4().hex[:10]}@gmail.example"
     new_password = "my first own password"
     google.use_identity(email, f"sub-{uuid.uuid4().hex}")
-    page.goto("/signin")
-    wait_hydrated(page)
-    _google_button(page).click()
-    page.wait_for_url(route("/agents"))
-    wait_hydrated(page)
-    page.goto("/account")
-    wait_hydrated(page)
+    _google_sign_in_then_account(page, lands_on="/agents")  # a new account starts on its agents
     expect(page.get_by_text("You sign in with Google. Set a password to sign in with your e-mail too.")).to_be_visible()
     expect(page.get_by_label("Current password")).to_have_count(0)
     expect(page.get_by_role("button", name="Unlink Google")).to_have_count(0)  # Google is the only way in yet

@@ -62,26 +62,17 @@ def _assert_no_password(error: MailNotSent, caplog, password: str = PASSWORD) ->
 
 
 # --- delivery --------------------------------------------------------------------------------
-def test_starttls_delivers_and_logs_in_only_after_tls(trusted):
-    with FakeSmtp(username=USER, password=PASSWORD, tls="starttls", cert=trusted) as server:
+@pytest.mark.parametrize(("tls", "security"), [("starttls", "starttls"), ("implicit", "ssl")])
+def test_tls_delivers_and_logs_in_only_over_tls(tls, security, trusted):
+    with FakeSmtp(username=USER, password=PASSWORD, tls=tls, cert=trusted) as server:
         settings = _settings(server)
-        assert settings.smtp_security == "starttls"
+        assert settings.smtp_security == security
         mail.send(MESSAGE, settings)
         [got] = server.wait_for("ada@example.com")
         assert server.auth_attempts == [(USER, True)]
         assert server.auth_attempts_tls == [True]  # the password went over the encrypted connection
-    assert got.tls and got.subject == "Choose a new password"
+    assert got.tls and got.subject == "Choose a new password" and got.mail_from == "no-reply@voiceline.test"
     assert got.link("/reset-password/") == "http://127.0.0.1:3000/reset-password/abc-123"
-
-
-def test_implicit_tls_delivers(trusted):
-    with FakeSmtp(username=USER, password=PASSWORD, tls="implicit", cert=trusted) as server:
-        settings = _settings(server)
-        assert settings.smtp_security == "ssl"
-        mail.send(MESSAGE, settings)
-        [got] = server.wait_for("ada@example.com")
-        assert server.auth_attempts == [(USER, True)] and server.auth_attempts_tls == [True]
-    assert got.tls and got.mail_from == "no-reply@voiceline.test"
 
 
 def test_starttls_without_login_delivers(trusted):

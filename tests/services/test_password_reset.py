@@ -323,6 +323,14 @@ def _lease_runs_out() -> None:
         session.execute(update(PasswordReset).values(mail_lease_until=utcnow() - timedelta(seconds=1)))
 
 
+def _lost_mail(email: str, monkeypatch) -> None:
+    """An account whose reset mail was lost with its process, the sender's lease run out."""
+    _account(email)
+    _lost_in_flight(monkeypatch)
+    _request(email)
+    _lease_runs_out()
+
+
 def test_a_mail_that_left_is_recorded_and_never_sent_again(mail_configured, test_database):
     email = "recorded@example.com"
     _account(email)
@@ -371,10 +379,7 @@ def test_a_mail_lost_with_its_process_leaves_again_with_a_new_link(mail_configur
 
 def test_of_several_processes_exactly_one_sends_a_lost_mail(mail_configured, monkeypatch, test_database):
     email = "raced@example.com"
-    _account(email)
-    _lost_in_flight(monkeypatch)
-    _request(email)
-    _lease_runs_out()
+    _lost_mail(email, monkeypatch)
     start = threading.Barrier(4)
     sent = []
 
@@ -411,10 +416,7 @@ def test_lost_mails_of_expired_links_and_inactive_accounts_are_not_sent(mail_con
 
 def test_a_lost_mail_the_server_refuses_withdraws_its_link(mail_configured, monkeypatch, caplog, test_database):
     email = "refused.later@example.com"
-    _account(email)
-    _lost_in_flight(monkeypatch)
-    _request(email)
-    _lease_runs_out()
+    _lost_mail(email, monkeypatch)
     mail_configured.reject_recipients.add(email)
     caplog.set_level(logging.INFO)
     assert password_reset.resend_unsent() == 0
@@ -426,10 +428,7 @@ def test_every_web_process_sends_lost_mails_in_the_background(mail_configured, m
     from voice_platform import startup
 
     email = "background@example.com"
-    _account(email)
-    _lost_in_flight(monkeypatch)
-    _request(email)
-    _lease_runs_out()
+    _lost_mail(email, monkeypatch)
     stop = threading.Event()
     stop.set()  # one round, then the loop returns
     startup._mail_recovery_loop(stop)
