@@ -145,31 +145,6 @@ def _trace_state(state) -> bytes:
     return ",".join(f"{key}={value}" for key, value in state.items()).encode()
 
 
-def _span_bytes(trace_id: int, span_id: int, state: bytes, parent_id: int | None, parent_remote: bool, name: str,
-                kind: int, start: int, end: int, attributes, dropped_attributes: int, events: list[bytes],
-                dropped_events: int, links: list[bytes], dropped_links: int, description: str | None,
-                status_code: int) -> bytes:
-    """A Span message, its fields in their numbers' order (events and links already encoded)."""
-    parts = [b"\x0a\x10", trace_id.to_bytes(16, "big"), b"\x12\x08", span_id.to_bytes(8, "big")]
-    if state:
-        parts.append(_field(b"\x1a", state))
-    if parent_id is not None:
-        parts += (b"\x22\x08", parent_id.to_bytes(8, "big"))
-    if name:
-        parts.append(_field(b"\x2a", _text(name)))
-    parts += (b"\x30", _varint(kind + 1),  # OTLP's kinds start at INTERNAL = 1
-              b"\x39", _FIXED64(start or 0), b"\x41", _FIXED64(end or 0),
-              _attributes(b"\x4a", attributes), _count(b"\x50", dropped_attributes))
-    parts += events
-    parts.append(_count(b"\x60", dropped_events))
-    parts += links
-    parts.append(_count(b"\x70", dropped_links))
-    body = (_field(b"\x12", _text(description)) if description else b"") + \
-        (b"\x18" + _varint(status_code) if status_code else b"")
-    parts += (_field(b"\x7a", body), _FLAGS_REMOTE if parent_remote else _FLAGS_LOCAL)
-    return b"".join(parts)
-
-
 _TIMES = struct.Struct("<BQBQ").pack  # start and end: fields 7 and 8, fixed64 (tags 0x39, 0x41)
 _OK = b"\x7a\x00"  # an empty Status: UNSET
 _SIZES = [_varint(n) for n in range(2048)]  # a span's length prefix (a webhook span is ~150 bytes)
@@ -180,8 +155,8 @@ _blocks: dict[tuple, bytes] = {}  # encoded attribute sets, by their values (of 
 
 def _webhook(call: WebhookTrace) -> bytes:
     """A webhook call's spans as ScopeSpans' ``spans`` fields, the session's first (as the SDK's
-    spans arrive: in the order they ended): ``_span_bytes`` with the fields they never have left
-    out (no trace state, events, links or drops; a local parent), their attribute sets encoded
+    spans arrive: in the order they ended): ``_span``'s fields without those they never have
+    (no trace state, events, links or drops; a local parent), their attribute sets encoded
     once (the route and a result, one of the organization's numbers and a refusal)."""
     trace = b"\x0a\x10" + call.trace_id.to_bytes(16, "big")
     server_id = call.span_id.to_bytes(8, "big")
@@ -229,21 +204,31 @@ def _sized(span: bytes) -> bytes:
 
 
 def _span(span: ReadableSpan) -> bytes:
-    """One SDK span as ScopeSpans' ``spans`` field (a webhook call's two: ``_webhook``)."""
+    """One SDK span as ScopeSpans' ``spans`` field, its fields in their numbers' order (a webhook
+    call's two: ``_webhook``)."""
     if span.__class__ is WebhookTrace:
         return _webhook(span)
-    return _field(b"\x12", _sdk_span(span))
-
-
-def _sdk_span(span: ReadableSpan) -> bytes:
     context = span.get_span_context()
     parent = span.parent
-    events = []
+    parts = [
+        b"\x0a\x10", context.trace_id.to_bytes(16, "big"),
+        b"\x12\x08", context.span_id.to_bytes(8, "big"),
+    ]
+    state = _trace_state(context.trace_state)
+    if state:
+        parts.append(_field(b"\x1a", state))
+    if parent is not None:
+        parts += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
+    if span.name:
+        parts.append(_field(b"\x2a", _text(span.name)))
+    parts += (b"\x30", _varint(span.kind.value + 1),  # OTLP's kinds start at INTERNAL = 1
+              b"\x39", _FIXED64(span.start_time or 0), b"\x41", _FIXED64(span.end_time or 0),
+              _attributes(b"\x4a", span.attributes), _count(b"\x50", span.dropped_attributes))
     for event in span.events:
         body = (b"\x09" + _FIXED64(event.timestamp) + (_field(b"\x12", _text(event.name)) if event.name else b"")
                 + _attributes(b"\x1a", event.attributes) + _count(b"\x20", event.dropped_attributes))
-        events.append(_field(b"\x5a", body))
-    links = []
+        parts.append(_field(b"\x5a", body))
+    parts.append(_count(b"\x60", span.dropped_events))
     for link in span.links:
         link_state = _trace_state(link.context.trace_state)
         body = (b"\x0a\x10" + link.context.trace_id.to_bytes(16, "big")
@@ -251,13 +236,13 @@ def _sdk_span(span: ReadableSpan) -> bytes:
                 + (_field(b"\x1a", link_state) if link_state else b"")
                 + _attributes(b"\x22", link.attributes) + _count(b"\x28", link.dropped_attributes)
                 + (_LINK_FLAGS_REMOTE if link.context.is_remote else _LINK_FLAGS_LOCAL))
-        links.append(_field(b"\x6a", body))
+        parts.append(_field(b"\x6a", body))
+    parts.append(_count(b"\x70", span.dropped_links))
     status = span.status
-    return _span_bytes(context.trace_id, context.span_id, _trace_state(context.trace_state),
-                       parent.span_id if parent is not None else None, parent is not None and parent.is_remote,
-                       span.name, span.kind.value, span.start_time, span.end_time, span.attributes,
-                       span.dropped_attributes, events, span.dropped_events, links, span.dropped_links,
-                       status.description, status.status_code.value)
+    body = (_field(b"\x12", _text(status.description)) if status.description else b"") + \
+        (b"\x18" + _varint(status.status_code.value) if status.status_code.value else b"")
+    parts += (_field(b"\x7a", body), _FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS_LOCAL)
+    return _field(b"\x12", b"".join(parts))
 
 
 def _scope(scope) -> bytes:

@@ -127,7 +127,7 @@ def test_google_made_account_sets_a_password_then_signs_in_with_it(test_database
         user = _google_user(session, email)
         this_browser, other_browser = _token(user), _token(user)
         signed_in = auth.set_password(session, user, new_password=NEW_PASSWORD)
-        assert auth.has_password(user) and google_signin.has_password(user)
+        assert auth.has_password(user)  # the Google side sees it too: unlink below needs it
         for old in (this_browser, other_browser):  # every session from before is signed out
             with pytest.raises(NotAuthenticated):
                 auth.user_from_token(session, old)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from voice_platform.api.deps import AccountUser, SessionDep
 from voice_platform.api.schemas import TokenOut, UserOut
 from voice_platform.models import User
+from voice_platform.services import auth as auth_service
 from voice_platform.services import google_signin as google
 from voice_platform.settings import get_settings
 
@@ -62,7 +63,7 @@ class GoogleLinkOut(BaseModel):
 
 def _link_out(user: User) -> GoogleLinkOut:
     return GoogleLinkOut(linked=bool(user.google_subject), google_email=user.google_email,
-                         has_password=google.has_password(user))
+                         has_password=auth_service.has_password(user))
 
 
 def _refused(exc: google.SigninRefused) -> JSONResponse:

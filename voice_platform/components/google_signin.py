@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from voice_platform.components.feedback import error_callout
+from voice_platform.state.account import AccountState
 from voice_platform.state.google_signin import GoogleLinkState as L
 from voice_platform.state.google_signin import GoogleSigninState as G
 
@@ -49,7 +50,7 @@ def google_account_card(card) -> rx.Component:
             rx.vstack(
                 rx.text("Linked as ", rx.text.strong(L.google_email), size="2", data_testid="google-linked"),
                 rx.cond(
-                    L.google_has_password,
+                    AccountState.has_password,  # the Password card's: one answer for both cards
                     rx.button("Unlink Google", on_click=L.unlink, variant="soft", color_scheme="red", size="2",
                               width="fit-content", aria_label="Unlink Google"),
                     rx.text("Set a password above before unlinking Google: Google is your only way to sign in.",

@@ -376,15 +376,11 @@ def complete_link(session: Session, state: str | None, code: str | None, *, acto
     return actor
 
 
-# False for an account made by "Sign in with Google" until its owner sets one (auth.set_password).
-has_password = auth_service.has_password
-
-
 def unlink(session: Session, user: User) -> User:
     """Only with a password left to sign in with."""
     if not user.google_subject:
         raise SigninRefused("not_linked")
-    if not has_password(user):
+    if not auth_service.has_password(user):
         raise SigninRefused("no_password")
     user.google_subject, user.google_email = None, None
     session.add(user)

@@ -14,7 +14,6 @@ from voice_platform.db import session_scope
 from voice_platform.errors import DomainError, NotAuthenticated
 from voice_platform.services import auth as auth_service
 from voice_platform.state.auth import SIGNIN_ROUTE, AuthState
-from voice_platform.state.google_signin import GoogleLinkState
 
 PASSWORD_FIELDS = ("current_password", "new_password", "confirm_password")
 MISMATCH = {"confirm_password": "The two new passwords are not the same"}
@@ -77,7 +76,7 @@ class AccountState(AuthState):
         return rx.toast.success("Password changed. Every other session has been signed out.")
 
     @rx.event
-    async def set_password(self, form: dict):
+    def set_password(self, form: dict):
         """The first password of an account made by "Sign in with Google"."""
         if (values := self._password_form(form)) is None:
             return rx.toast.error(FIX_FIELD)
@@ -94,10 +93,8 @@ class AccountState(AuthState):
             return self._signed_out()
         except DomainError as exc:
             self.password_errors = {exc.field or "": exc.message}
-            await self._share_has_password()
             return rx.toast.error(FIX_FIELD)
         self._signed_in_again(signed_in)
-        await self._share_has_password()
         return rx.toast.success("Password set: you can sign in with your e-mail too. "
                                 "Every other session has been signed out.")
 
@@ -110,11 +107,6 @@ class AccountState(AuthState):
             self.password_errors = MISMATCH
             return None
         return values
-
-    async def _share_has_password(self) -> None:
-        """The Google card's "Unlink Google" needs a password to sign in with afterwards."""
-        links = await self.get_state(GoogleLinkState)
-        links.google_has_password = self.has_password
 
     def _signed_in_again(self, signed_in) -> None:
         self.token = signed_in.access_token  # this browser stays signed in; every other one is out

@@ -80,13 +80,11 @@ class GoogleLinkState(AuthState):
 
     google_linked: bool = False
     google_email: str = ""
-    google_has_password: bool = True
     google_available: bool = False
 
     def _fill(self, user) -> None:
         self.google_linked = bool(user.google_subject)
         self.google_email = user.google_email or ""
-        self.google_has_password = google.has_password(user)
         self.google_available = google.configured()
 
     @rx.event
