@@ -1,17 +1,21 @@
 """What tracing costs the Twilio webhook: the ``bench_webhook`` server with telemetry off and on.
 
-The same webhook (``bench/webhook_app.py`` under granian, one worker) is started twice on one
-seeded PostgreSQL database (PostgreSQL only, to keep the run short):
+The same webhook (``bench/webhook_app.py`` under granian, one worker) is started on one seeded
+PostgreSQL database (PostgreSQL only, to keep the run short):
 
 - off: ``OTEL_SDK_DISABLED=true`` (what ``bench_webhook`` runs);
 - on: ``OTEL_EXPORTER_OTLP_ENDPOINT`` pointing at a local OTLP/HTTP sink, a threaded HTTP server
   in this process answering 200 to ``POST /v1/traces|metrics|logs`` and counting requests and
-  bytes (trace payloads are decoded after the runs to count the spans really exported).
+  bytes (trace payloads are decoded after the runs to count the spans really exported), with
+  the fast path (``TELEMETRY_FAST_PATH``, the default: our encoder behind the seam);
+- public: the same with ``TELEMETRY_FAST_PATH=false``, the SDK's public API and official
+  exporter only: what the seam is worth;
+- control: telemetry off, a fixed amount of plain CPU added per call.
 
-Both servers stay up; saturation with ``wrk`` (as ``bench_webhook``: 64 keep-alive connections,
-pre-signed requests, each with a new CallSid) alternates off/on rounds, ``ROUNDS`` each, median
-kept; then each server gets the open-loop 400 calls/s latency run. Target (issue): throughput
-with tracing on >= 0.9x off.
+All servers stay up; saturation with ``wrk`` (as ``bench_webhook``: 64 keep-alive connections,
+pre-signed requests, each with a new CallSid) alternates their rounds, ``ROUNDS`` each, median
+kept; then off and on get the open-loop 400 calls/s latency run. Target: throughput with tracing
+on >= 0.9x off.
 
 Usage: ``.venv/bin/python -m bench.bench_webhook_tracing`` (prints the section) or
 ``.venv/bin/python -m bench.run webhook_tracing`` (also records it in bench/RESULTS.md).
@@ -35,10 +39,11 @@ from bench.bench_webhook import (
     _percentile, _saturate, _seed, _settled_count, _start_server, _write_requests,
 )
 
-ROUNDS = 7  # off/on/control alternated; single rounds moved 0.83-1.24 (2026-12-05), 5-round medians 0.90-0.95
+ROUNDS = 7  # off/on/public/control alternated; single rounds vary a lot on a shared machine (bench/RESULTS.md)
 TARGET = 0.9
 CONTROL_WORK_US = 10  # the control server: telemetry off, this much plain CPU added per call
 METRIC_INTERVAL_MS = 5000  # so metrics are exported during the run too (default 60 s)
+PUBLIC_SERVICE = "bench-webhook-public-path"
 
 
 # ---------------------------------------------------------------- OTLP sink
@@ -113,8 +118,9 @@ class Sink:
                         names[span.name] = names.get(span.name, 0) + 1
         return sum(names.values()), names
 
-    def webhook_latency_count(self) -> int:
-        """Calls counted by the last exported ``webhook.latency`` (cumulative), summed over results."""
+    def webhook_latency_count(self, skip_service: str = PUBLIC_SERVICE) -> int:
+        """Calls counted by the last exported ``webhook.latency`` (cumulative), summed over results,
+        of every server but ``skip_service``."""
         from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
         with self.lock:
@@ -123,6 +129,9 @@ class Sink:
         for body in bodies:
             request = ExportMetricsServiceRequest.FromString(body)
             for rm in request.resource_metrics:
+                service = {kv.key: kv.value.string_value for kv in rm.resource.attributes}.get("service.name")
+                if service == skip_service:
+                    continue
                 for sm in rm.scope_metrics:
                     for metric in sm.metrics:
                         if metric.name == "webhook.latency":
@@ -178,17 +187,23 @@ def _measure(url: str, pg_name: str, tmp: Path, sink: Sink) -> dict:
     env_off = {**base, "OTEL_SDK_DISABLED": "true"}
     env_control = {**env_off, "BENCH_EXTRA_WORK_US": str(CONTROL_WORK_US)}
     env_on = {**base, "OTEL_SDK_DISABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint,
-              "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_METRIC_EXPORT_INTERVAL": str(METRIC_INTERVAL_MS)}
+              "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_METRIC_EXPORT_INTERVAL": str(METRIC_INTERVAL_MS),
+              "TELEMETRY_FAST_PATH": "true"}
     for key in ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"):
         env_off.pop(key, None)
         env_on.pop(key, None)
+    # Its own service name, so the sink tells its webhook.latency exports from the fast path's.
+    env_public = {**env_on, "TELEMETRY_FAST_PATH": "false", "OTEL_SERVICE_NAME": PUBLIC_SERVICE}
     servers = {}
-    sides = {"off": Side("telemetry off (`OTEL_SDK_DISABLED=true`)"), "on": Side("telemetry on (OTLP/HTTP to the sink)"),
+    sides = {"off": Side("telemetry off (`OTEL_SDK_DISABLED=true`)"),
+             "on": Side("telemetry on (OTLP/HTTP to the sink, fast path)"),
+             "public": Side("telemetry on, public path only (`TELEMETRY_FAST_PATH=false`)"),
              "control": Side(f"control: telemetry off, {CONTROL_WORK_US} µs of plain CPU added per call")}
     exported: dict = {}
     try:
         servers["off"] = _start_server(env_off, tmp)
         servers["on"] = _start_server(env_on, tmp)
+        servers["public"] = _start_server(env_public, tmp)
         servers["control"] = _start_server(env_control, tmp)
         warm_rps = 0.0
         for key, server in servers.items():
@@ -199,16 +214,16 @@ def _measure(url: str, pg_name: str, tmp: Path, sink: Sink) -> dict:
         on_answers = 0
         traces_from = sink.snapshot()["traces_seen"]
         for i in range(ROUNDS):
-            for key in ("off", "on", "control"):
+            for key in ("off", "on", "public", "control"):
                 server = servers[key]
                 requests = _write_requests(tmp / f"{key}{i}.req", server.port, per_round)
                 before = _settled_count()
                 result = _saturate(server.port, requests, tmp, SATURATE_SECONDS)
                 result.rows = _settled_count() - before
                 sides[key].runs.append(result)
-                if key == "on":
+                if key in ("on", "public"):
                     on_answers += result.rows
-                    _wait_exported(sink)  # the next off round does not share the CPU with the export
+                    _wait_exported(sink)  # the next round does not share the CPU with the export
         traces_to = sink.snapshot()["traces_seen"]
         spans, names = sink.spans(traces_from, traces_to)
         exported = {"saturated_spans": spans, "saturated_names": names, "saturated_calls": on_answers}
@@ -237,7 +252,7 @@ def _section(result: dict) -> str:
     off, on = sides["off"], sides["on"]
     med = {k: statistics.median(r.rps for r in s.runs) for k, s in sides.items()}
     ratio = med["on"] / med["off"]
-    paced = {k: s for k, s in sides.items() if s.paced}  # the control server has no paced run
+    paced = {k: s for k, s in sides.items() if s.paced}  # the public and control servers have no paced run
     lat = {k: s.paced["latencies_ms"] for k, s in paced.items()}
 
     def row(key: str) -> str:
@@ -267,13 +282,14 @@ def _section(result: dict) -> str:
     return f"""## Twilio webhook with tracing on and off (`bench/bench_webhook_tracing.py`)
 
 The webhook of `bench/bench_webhook.py` (`POST /api/v1/voice/twilio/incoming` served by granian,
-one worker, `bench/webhook_app.py`) started twice on one seeded PostgreSQL database: once with
-`OTEL_SDK_DISABLED=true`, once with `OTEL_EXPORTER_OTLP_ENDPOINT` pointing at a local OTLP/HTTP
+one worker, `bench/webhook_app.py`) started on one seeded PostgreSQL database: once with
+`OTEL_SDK_DISABLED=true`, twice with `OTEL_EXPORTER_OTLP_ENDPOINT` pointing at a local OTLP/HTTP
 sink (`http/protobuf`, a threaded HTTP server in the bench process answering 200 to
-`POST /v1/traces|metrics|logs`; metrics exported every {METRIC_INTERVAL_MS / 1000:g} s). Saturation: `wrk`, one thread,
-{CONNECTIONS} keep-alive connections, {SATURATE_SECONDS} s per run, every request a new CallSid with a valid
-signature, off/on rounds alternated {ROUNDS} times (after each "on" round the bench waits for the span
-exports to drain), median shown. Latency: `bench/webhook_client.py`, open loop at {PACED_RATE} calls/s for
+`POST /v1/traces|metrics|logs`; metrics exported every {METRIC_INTERVAL_MS / 1000:g} s): with the fast path (the default)
+and with `TELEMETRY_FAST_PATH=false` (the SDK's public API and official exporter only); and a control server.
+Saturation: `wrk`, one thread, {CONNECTIONS} keep-alive connections, {SATURATE_SECONDS} s per run, every request a new
+CallSid with a valid signature, rounds alternated {ROUNDS} times (after each traced round the bench waits for the
+span exports to drain), median shown. Latency: `bench/webhook_client.py`, open loop at {PACED_RATE} calls/s for
 {PACED_SECONDS} s, from each call's due time. PostgreSQL, the servers, the sink and `wrk` share the
 machine's {os.cpu_count()} cores; 1-min load average before/after: {result['load'][0]} / {result['load'][1]}.
 
@@ -281,21 +297,25 @@ machine's {os.cpu_count()} cores; 1-min load average before/after: {result['load
 |---|---|---|---|---|---|
 {row('off')}
 {row('on')}
+{row('public')}
 {row('control')}
 
 Throughput on / off: **{ratio:.3f}×** (target ≥ {TARGET}×); per round (on / the off round just before): {pairs}.
 p99 at {PACED_RATE}/s: {p99_on:.1f} ms on vs {p99_off:.1f} ms off.{paced_note}
 
 {verdict}
+- Public path: tracing through the SDK's public API only runs at {med['public'] / med['off']:.3f}× the off
+  server; the fast path at {med['on'] / med['public']:.2f}× the public path.
 - Control: the server with telemetry off and {CONTROL_WORK_US} µs of plain CPU added to every call runs at
   {med['control'] / med['off']:.3f}× the off server ({med['control'] / med['on']:.2f}× the traced one).
 
-Exported (what the sink received from the "on" server): {kinds}; its last `webhook.latency`
-export counts {ex['latency_count']:,} calls (cumulative since the server started, warm-up included).
-Saturated rounds: {ex['saturated_spans']:,} spans for {ex['saturated_calls']:,} webhooks written ({per_call:.2f} per call;
+Exported (what the sink received from the two "on" servers): {kinds}; the fast path server's last
+`webhook.latency` export counts {ex['latency_count']:,} calls (cumulative since it started, warm-up included).
+Saturated rounds of both: {ex['saturated_spans']:,} spans for {ex['saturated_calls']:,} webhooks written ({per_call:.2f} per call;
 by name: {names}). Paced run: {ex['paced_spans']:,} spans for {ex['paced_calls']:,} webhooks ({paced_per_call:.2f} per call).
 Two spans per call (the server span and `calls.open_session`) means every call's trace was exported;
-fewer would mean the batch span processor's queue (16,384 calls) overflowed and dropped spans, i.e.
+fewer would mean the batch span processor's queue (16,384 items: calls on the fast path, spans on the public
+one) overflowed and dropped spans, i.e.
 part of the tracing work was not done. Answers that were not a 200 `<Dial>`: {bad}. The throwaway database's plans have no
 concurrency limit or minute cap (every bench call holds a slot, nobody hangs up).
 """

@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     google_certs_uri: str = "https://www.googleapis.com/oauth2/v1/certs"
     google_calendar_api_endpoint: str | None = None
 
-    # OpenTelemetry, by the specification's own variable names (voice_platform/telemetry.py).
+    # OpenTelemetry, by the specification's own variable names (voice_platform/telemetry/).
     # Nothing is exported unless an endpoint or an exporter is named.
     otel_sdk_disabled: bool = False
     otel_service_name: str | None = None  # default voice-platform-web / voice-platform-worker
@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     otel_metrics_exporter: str | None = None
     otel_logs_exporter: str | None = None
     otel_metric_export_interval: int = Field(default=60000, ge=1000)  # milliseconds
+    # Webhook traces written by our own OTLP/HTTP encoder, queued through the one seam on the SDK's
+    # private internals (voice_platform/telemetry/fast_path.py); false: the SDK's public API only.
+    telemetry_fast_path: bool = True
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> "Settings":

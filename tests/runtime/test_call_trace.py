@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tests.runtime.conftest import attach
 from tests.support.api import create_agent, signup, unique_phone
 from tests.support.waiting import until
+from tests.telemetry.support import reset_telemetry
 from tests.telephony.voice_support import AUTH_TOKEN, call_params, post, twiml, voice_settings  # noqa: F401
 from tests.worker.conftest import load_call
 from voice_platform import telemetry
@@ -29,7 +30,7 @@ CALLER = "+15550001111"
 @pytest.fixture()
 def exported():
     spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
-    telemetry.reset_for_tests()
+    reset_telemetry()
     telemetry.setup("worker", span_exporter=spans, metric_reader=reader)
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
@@ -41,8 +42,7 @@ def exported():
     yield spans, reader, records
     logging.getLogger().removeHandler(handler)
     logging.getLogger().setLevel(previous)
-    telemetry.shutdown()
-    telemetry.reset_for_tests()
+    reset_telemetry()
 
 
 async def test_a_call_is_one_trace_from_the_webhook_to_the_last_tool_call(client, registry, gemini, exported,

@@ -5,8 +5,6 @@ posts it, retrying what the specification calls retryable, to a real HTTP server
 from __future__ import annotations
 
 import random
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as official
@@ -18,7 +16,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.trace import set_span_in_context
 
-from voice_platform import otlp
+from tests.telemetry.support import Collector
+from voice_platform.telemetry import otlp_encoder as otlp
 
 
 def _value(rng: random.Random, depth: int = 0):
@@ -105,49 +104,22 @@ def test_an_empty_batch_and_a_value_otlp_cannot_carry():
     assert [kv.key for kv in attributes] == ["fine"]
 
 
-class _Collector:
-    """An OTLP/HTTP receiver on 127.0.0.1 answering the statuses it is told to, in turn."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses, self.bodies, self.headers = list(statuses), [], []
-        collector = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                collector.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-                collector.headers.append(dict(self.headers))
-                self.send_response(collector.statuses.pop(0) if collector.statuses else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_the_exporter_posts_protobuf_with_its_headers_and_retries_what_is_retryable():
-    collector = _Collector([503, 429, 200])
+    collector = Collector([503, 429, 200])
     try:
         exporter = otlp.SpanExporter(collector.url, headers={"api-key": "k"}, timeout=10)
         spans = _spans(3, 5)
         assert exporter.export(spans) is SpanExportResult.SUCCESS
         assert len(collector.bodies) == 3
         assert collector.bodies[-1] == otlp.encode_spans(spans)
-        assert collector.headers[-1]["Content-Type"] == "application/x-protobuf"
-        assert collector.headers[-1]["api-key"] == "k"
+        assert collector.requests[-1][1]["Content-Type"] == "application/x-protobuf"
+        assert collector.requests[-1][1]["api-key"] == "k"
     finally:
         collector.close()
 
 
 def test_a_refusal_is_not_retried_and_a_dead_collector_fails_within_the_timeout():
-    collector = _Collector([400])
+    collector = Collector([400])
     try:
         exporter = otlp.SpanExporter(collector.url, timeout=5)
         assert exporter.export(_spans(4, 2)) is SpanExportResult.FAILURE
@@ -156,102 +128,6 @@ def test_a_refusal_is_not_retried_and_a_dead_collector_fails_within_the_timeout(
         collector.close()
     exporter = otlp.SpanExporter(collector.url, timeout=1.5)  # nobody listens any more
     assert exporter.export(_spans(5, 2)) is SpanExportResult.FAILURE
-
-
-# --- the webhook's traces ---------------------------------------------------------------------------
-
-ROUTE = "/api/v1/voice/twilio/incoming"
-
-
-@pytest.fixture()
-def fresh_telemetry():
-    from voice_platform import telemetry
-
-    telemetry.reset_for_tests()
-    yield telemetry
-    telemetry.shutdown()
-    telemetry.reset_for_tests()
-
-
-def _call(telemetry, *, to: str = "***0142", refusal: str | None = None, session_error: str | None = None,
-          status: int = 200, result: str = "dialed", error: str | None = None, session: bool = True):
-    """What the incoming webhook records for one call: its server span and the session's child."""
-    trace = telemetry.webhook_trace(ROUTE)
-    if session:
-        traceparent = trace.session_opening()
-        assert traceparent == f"00-{trace.trace_id:032x}-{trace.session_id:016x}-01"
-        if session_error is None:
-            trace.session_opened(to, refusal)
-        else:
-            trace.session_failed(session_error)
-    latency = trace.finish(status, result, error)
-    assert latency == (trace.end_time - trace.start_time) / 1e6 >= 0
-    return trace
-
-
-def test_webhook_traces_encode_as_the_sdks_spans_of_the_same_calls_do(fresh_telemetry):
-    exporter = InMemorySpanExporter()
-    fresh_telemetry.setup("web", span_exporter=exporter)
-    calls = [_call(fresh_telemetry), _call(fresh_telemetry, to="***0199", refusal="concurrency_limit", result="refused"),
-             _call(fresh_telemetry, session_error="TimeoutError: no session", result="error"),
-             _call(fresh_telemetry, session=False, status=403, result="", error="PermissionDenied: bad signature"),
-             _call(fresh_telemetry, session=False, result="bad_request"), _call(fresh_telemetry)]
-    readable = exporter.get_finished_spans()  # the fallback path: the SDK's spans through the processors
-    assert [s.name for s in readable] == ["calls.open_session", "POST " + ROUTE] * 3 + ["POST " + ROUTE] * 2 + [
-        "calls.open_session", "POST " + ROUTE]
-    assert ExportTraceServiceRequest.FromString(otlp.encode_spans(calls)) == official(readable)
-    session, server = readable[0], readable[1]
-    assert session.parent.span_id == server.context.span_id == calls[0].span_id and server.parent is None
-    assert session.context.trace_id == server.context.trace_id == calls[0].trace_id
-    assert dict(session.attributes) == {"call.to": "***0142", "call.refusal": ""}
-    assert dict(server.attributes) == {"http.request.method": "POST", "http.route": ROUTE,
-                                       "http.response.status_code": 200, "call.result": "dialed"}
-    failed = readable[4]
-    assert failed.status.status_code is StatusCode.ERROR and dict(failed.attributes) == {}
-    refused = readable[6]
-    assert refused.status.status_code is StatusCode.ERROR and refused.attributes["http.response.status_code"] == 403
-    assert "call.result" not in refused.attributes
-    assert server.start_time <= session.start_time <= session.end_time <= server.end_time
-
-
-def test_with_our_exporter_webhook_traces_go_to_the_collector_in_one_trace(fresh_telemetry):
-    from voice_platform.settings import Settings
-
-    collector = _Collector([])
-    try:
-        endpoint = collector.url.removesuffix("/v1/traces")
-        installed = fresh_telemetry.setup("web", settings=Settings(
-            _env_file=None, otel_exporter_otlp_endpoint=endpoint, otel_metrics_exporter="none", otel_logs_exporter="none"))
-        call = _call(fresh_telemetry)
-        assert fresh_telemetry._traces._on_end is not None  # noqa: SLF001 - the direct path, not the SDK fallback
-        assert installed.tracer_provider.force_flush(10_000)
-        request = ExportTraceServiceRequest.FromString(b"".join(collector.bodies))
-        [resource_spans] = request.resource_spans
-        assert {kv.key: kv.value.string_value for kv in resource_spans.resource.attributes}["service.name"] == "voice-platform-web"
-        [scope_spans] = resource_spans.scope_spans
-        assert scope_spans.scope.name == "voice_platform"
-        by_name = {span.name: span for span in scope_spans.spans}
-        server, session = by_name["POST " + ROUTE], by_name["calls.open_session"]
-        assert server.trace_id == session.trace_id == call.trace_id.to_bytes(16, "big")
-        assert session.parent_span_id == server.span_id == call.span_id.to_bytes(8, "big") and not server.parent_span_id
-        assert server.kind == 2 and session.kind == 1  # SERVER, INTERNAL
-        assert server.end_time_unix_nano >= session.end_time_unix_nano >= session.start_time_unix_nano >= server.start_time_unix_nano
-    finally:
-        collector.close()
-
-
-@pytest.mark.parametrize(("sampler", "arg", "expect"), [("always_off", None, 0), ("traceidratio", "0.5", None),
-                                                        ("parentbased_always_on", None, 200)])
-def test_webhook_traces_follow_the_configured_sampler(fresh_telemetry, monkeypatch, sampler, arg, expect):
-    monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
-    if arg:
-        monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", arg)
-    fresh_telemetry.setup("web", span_exporter=InMemorySpanExporter())
-    kept = sum(fresh_telemetry.webhook_trace(ROUTE) is not None for _ in range(200))
-    if expect is None:
-        assert 40 < kept < 160
-    else:
-        assert kept == expect
 
 
 def test_a_big_batch_is_encoded_in_slices_that_make_one_request_of_every_span():

@@ -1,9 +1,8 @@
 """OTLP/HTTP span export whose protobuf is written directly, for the web process's hot path.
 
 OpenTelemetry's own OTLP exporter builds a protobuf message object per span, attribute and
-value and serialises the tree: about 30 µs per span in this process, on the same GIL as the
-requests, which made tracing cost a third of the incoming-call webhook's throughput
-(bench_webhook_tracing). ``encode_spans`` writes the same ``ExportTraceServiceRequest`` bytes
+value and serialises the tree, on the same GIL as the requests; for the incoming-call webhook
+that was a large share of its throughput (bench/RESULTS.md). ``encode_spans`` writes the same ``ExportTraceServiceRequest`` bytes
 straight from the SDK's spans (the wire format is small and fixed: varints, fixed64 times,
 length-prefixed strings and messages), with the resource and scope encoded once per export.
 ``tests/telemetry/test_otlp_encoding.py`` decodes its output with the official protobuf classes
@@ -12,7 +11,11 @@ and compares it with OpenTelemetry's encoder on generated spans of every shape.
 ``SpanExporter`` posts it like the official HTTP exporter: ``Content-Type:
 application/x-protobuf``, the configured headers, the timeout, and retries with backoff on the
 statuses the OTLP specification calls retryable, within the timeout. A collector that is down
-costs the export thread, never a request.
+costs the export thread, never a request. It is used only behind ``fast_path`` (``TELEMETRY_FAST_PATH``),
+and reads only what Settings gives it (endpoint, headers, timeout): the official exporter is the
+one that honours every other ``OTEL_EXPORTER_OTLP_*`` variable.
+
+This module imports the webhook's trace type (``webhook_spans``), never the reverse.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter as _SdkSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from voice_platform.telemetry import SESSION_SPAN, WebhookTrace
+from voice_platform.telemetry.webhook_spans import SESSION_SPAN, WebhookTrace
 
 log = logging.getLogger(__name__)
 
@@ -277,13 +280,13 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
     return b"".join(request)
 
 
-SLICE = 128  # queue items (a webhook call: 2 spans) encoded between two chances for the request threads to take the GIL (~0.3 ms)
+SLICE = 128  # queue items (a webhook call: 2 spans) encoded between two chances for the request threads to take the GIL
 
 
 def _in_slices(spans: Sequence[ReadableSpan]):
     """``encode_spans`` of ``spans`` (queue items) a slice at a time, the GIL offered to other threads between
-    slices, so a batch of thousands does not stall the requests for its whole encoding (the
-    webhook's p99 took +27 ms with 4,096 spans encoded at once). Concatenated requests are one
+    slices, so a batch of thousands does not stall the requests for its whole encoding (it showed
+    in the webhook's p99, bench/RESULTS.md). Concatenated requests are one
     request (protobuf merges repeated fields): each slice's ResourceSpans follow the last one's."""
     for start in range(0, len(spans), SLICE):
         if start:
