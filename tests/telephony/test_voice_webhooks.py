@@ -70,7 +70,7 @@ def test_a_retried_call_sid_gets_the_same_session_and_twiml(client, agent, sessi
 
 
 def test_concurrent_retries_of_one_call_sid_make_one_row(client, agent, session, test_database):
-    from voice_platform.api import voice
+    from tests.support.calls import open_session_alone
 
     params = call_params(agent[0]["phone_number"])
     barrier, results, errors = threading.Barrier(8), [], []
@@ -78,7 +78,7 @@ def test_concurrent_retries_of_one_call_sid_make_one_row(client, agent, session,
     def retry() -> None:
         barrier.wait()
         try:
-            results.append(voice._route_alone(params["CallSid"], params["From"], params["To"]).session_id)
+            results.append(open_session_alone(params["CallSid"], params["From"], params["To"]).session_id)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 

@@ -1,16 +1,14 @@
 """Twilio's voice webhooks: the incoming call, how the Dial leg ended, the call's end, its recording.
 
-Every request is signature-checked first (``_verified_form``): a missing or forged
+Every request is signature-checked first (``_verified``): a missing or forged
 ``X-Twilio-Signature`` is a 403 and nothing is read or written; with no
 ``TWILIO_AUTH_TOKEN`` every request is refused. After that, whatever happens, Twilio
 gets HTTP 200 with TwiML the caller can hear: the database failing or hanging is
-bounded by ``DB_TIMEOUT_SECONDS`` and answered with a spoken apology.
+bounded by ``incoming_calls.DB_TIMEOUT_SECONDS`` and answered with a spoken apology.
 
-The incoming call is the hot path (``bench/bench_webhook.py`` measures it): its sessions
-are written by ``_SessionWriter``, a thread of its own that writes the calls waiting
-together (one transaction and one commit for a batch) on connections it keeps while busy: one
-statement per call on PostgreSQL, a batch's statements sent in one round trip
-(``calls.open_phone_sessions``).
+The incoming call is the hot path (``bench/bench_webhook.py`` measures it): it is served by
+``incoming_app`` ahead of FastAPI's layers, and its session is opened by
+``services.incoming_calls``, whose writer thread commits the calls waiting together.
 
 No LiveKit call happens here: for an inbound SIP call, LiveKit's dispatch rule (installed
 by ``make livekit-setup``) creates the room and dispatches the worker. A room made
@@ -21,29 +19,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy import Connection
 
 from voice_platform import telemetry
 from voice_platform.api.errors import ErrorJSONResponse, domain_error_response
-from voice_platform.db import get_engine, session_scope
+from voice_platform.db import session_scope
 from voice_platform.errors import PermissionDenied
 from voice_platform.security import validate_twilio_signature
-from voice_platform.services import calls
+from voice_platform.services import calls, incoming_calls
 from voice_platform.settings import Settings, get_settings
 from voice_platform.telephony import twiml, urls
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix=urls.VOICE_PREFIX.removeprefix("/api/v1"), tags=["voice"], include_in_schema=False)
 
-DB_TIMEOUT_SECONDS = 2.0  # Twilio waits 15 s, the caller hears ringing: answer within 3 s in every case
 MAX_BODY_BYTES = 64 * 1024
 XML = "application/xml"
 
@@ -90,184 +84,8 @@ def _xml(document: str) -> Response:
 
 
 async def _bounded(work, *args):
-    """Run database work off the event loop, for at most ``DB_TIMEOUT_SECONDS``."""
-    return await asyncio.wait_for(asyncio.to_thread(work, *args), DB_TIMEOUT_SECONDS)
-
-
-class _Connections:
-    """The session writer's connections, checked out once for as long as it has calls to write
-    (one pool checkout and pre-ping for a run of batches, not one per call). PostgreSQL: one in
-    autocommit for a call written alone (its one statement commits by itself: no BEGIN or
-    COMMIT round trip) and one for transactions. SQLite: one, always in a transaction. A
-    connection that failed is closed, and the next call checks out another."""
-
-    def __init__(self) -> None:
-        self._autocommit: Connection | None = None
-        self._transactional: Connection | None = None
-
-    def autocommit(self) -> Connection:
-        if self._autocommit is None:
-            self._autocommit = get_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
-        return self._autocommit
-
-    def transactional(self) -> Connection:
-        if self._transactional is None:
-            self._transactional = get_engine().connect()
-        return self._transactional
-
-    def close(self) -> None:
-        for conn in (self._autocommit, self._transactional):
-            if conn is not None:
-                try:
-                    conn.close()
-                except Exception:  # noqa: BLE001 - a broken connection is dropped by its pool
-                    log.warning("session writer: closing a connection failed", exc_info=True)
-        self._autocommit = self._transactional = None
-
-
-Call = tuple[str, str | None, str | None, str | None]  # CallSid, From, To, traceparent
-
-
-def _open(conn: Connection, call: Call) -> calls.RoutedCall:
-    call_sid, from_number, to_number, trace_context = call
-    return calls.open_phone_session(conn, call_sid=call_sid, from_number=from_number, to_number=to_number,
-                                    trace_context=trace_context)
-
-
-def _route(connections: _Connections, call: Call) -> calls.RoutedCall:
-    """One call. PostgreSQL: in autocommit, since the call is one statement that commits by itself
-    (its rare paths' statements are each correct alone). SQLite: a transaction around its two."""
-    if get_engine().dialect.name != "postgresql":
-        conn = connections.transactional()
-        with conn.begin():
-            return _open(conn, call)
-    conn = connections.autocommit()
-    try:
-        return _open(conn, call)
-    finally:
-        if conn.in_transaction():  # SQLAlchemy's own bookkeeping of the rare paths (no round trip)
-            conn.commit()
-
-
-def _route_alone(call_sid: str, from_number: str | None, to_number: str | None,
-                 trace_context: str | None = None) -> calls.RoutedCall:
-    """One call on connections of its own, as another backend process would write it (tests race these)."""
-    connections = _Connections()
-    try:
-        return _route(connections, (call_sid, from_number, to_number, trace_context))
-    finally:
-        connections.close()
-
-
-def _route_together(connections: _Connections, waiting: list[Call]) -> list[calls.RoutedCall | Exception]:
-    """Several calls in one transaction, so one commit (one WAL sync) serves them all. A call
-    alone, or every call of a batch that failed, on its own: one call's failure is never another's."""
-    if len(waiting) > 1:
-        try:
-            conn = connections.transactional()
-            with conn.begin():
-                return list(calls.open_phone_sessions(conn, waiting))
-        except Exception:  # noqa: BLE001 - retried one by one below
-            connections.close()
-    results: list[calls.RoutedCall | Exception] = []
-    for call in waiting:
-        try:
-            results.append(_route(connections, call))
-        except Exception as exc:  # noqa: BLE001 - handed to the waiting request, which answers with a sentence
-            connections.close()
-            results.append(exc)
-    return results
-
-
-class _SessionWriter:
-    """Opens the sessions of incoming calls on a thread of its own, in batches.
-
-    The thread takes every call waiting, writes them, then takes those that arrived meanwhile:
-    a call alone is one autocommitted upsert; several go in one transaction (group commit:
-    one WAL sync, one round trip and one thread hop for all of them). One thread: SQLite
-    takes one writer at a time (a second would sleep in its busy handler), and on PostgreSQL
-    every call of an organization updates its subscription row, so a second writer would wait
-    for the first one's row lock; two or four threads made smaller batches and fewer calls per
-    second (bench_webhook). A
-    request still waits at most ``DB_TIMEOUT_SECONDS``; a call given up on before its turn is
-    not written.
-    """
-
-    def __init__(self, threads: int = 1) -> None:
-        self._lock = threading.Lock()
-        self._waiting: list[tuple[Call, asyncio.Future]] = []
-        self._writing, self._most = 0, threads
-        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="incoming-call")
-
-    def submit(self, call: Call) -> asyncio.Future:
-        future = asyncio.get_running_loop().create_future()
-        with self._lock:
-            self._waiting.append((call, future))
-            start = self._writing < self._most
-            self._writing += start
-        if start:
-            self._threads.submit(self._write)
-        return future
-
-    def _write(self) -> None:
-        connections = _Connections()
-        try:
-            while batch := self._take():
-                results = _route_together(connections, [call for call, _ in batch])
-                by_loop: dict[asyncio.AbstractEventLoop, list] = {}
-                for (_call, future), result in zip(batch, results):
-                    by_loop.setdefault(future.get_loop(), []).append((future, result))
-                for loop, settled in by_loop.items():
-                    try:
-                        loop.call_soon_threadsafe(_settle, settled)
-                    except RuntimeError:  # that loop is closed: nobody waits any more
-                        pass
-        except BaseException:
-            with self._lock:  # a thread that is gone is not counted: the next call starts another
-                self._writing -= 1
-            raise
-        finally:
-            connections.close()
-
-    def _take(self) -> list[tuple[Call, asyncio.Future]]:
-        """The calls still waited for; none: this thread stops (decided under the lock, so a call
-        submitted meanwhile either is taken here or starts a thread)."""
-        with self._lock:
-            batch = [(call, future) for call, future in self._waiting if not future.done()]
-            self._waiting = []
-            if not batch:
-                self._writing -= 1
-            return batch
-
-
-def _settle(settled: list[tuple[asyncio.Future, calls.RoutedCall | Exception]]) -> None:
-    for future, result in settled:
-        if future.done():  # timed out meanwhile
-            continue
-        if isinstance(result, Exception):
-            future.set_exception(result)
-        else:
-            future.set_result(result)
-
-
-_writer = _SessionWriter()
-
-
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError(f"no session within {DB_TIMEOUT_SECONDS} s"))
-
-
-async def _open_session(call_sid: str, from_number: str | None, to_number: str | None,
-                        trace_context: str | None) -> calls.RoutedCall:
-    """The call's session, or TimeoutError after ``DB_TIMEOUT_SECONDS`` (one timer on the writer's
-    own future: what ``asyncio.wait_for`` does with two more futures and callbacks)."""
-    future = _writer.submit((call_sid, from_number, to_number, trace_context))
-    timer = asyncio.get_running_loop().call_later(DB_TIMEOUT_SECONDS, _expire, future)
-    try:
-        return await future
-    finally:
-        timer.cancel()
+    """Run database work off the event loop, for at most ``incoming_calls.DB_TIMEOUT_SECONDS``."""
+    return await asyncio.wait_for(asyncio.to_thread(work, *args), incoming_calls.DB_TIMEOUT_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -296,11 +114,12 @@ def _current() -> _Answering:
 async def incoming_app(scope, receive, send) -> None:
     """Twilio's voice URL (``INCOMING_ROUTE``) as a plain ASGI app: ``api.app`` hands it the
     request before FastAPI's layers (middleware, the router walk, FastAPI's own telemetry).
-    Every call goes through here, and those layers cost more than the webhook's own work:
-    about a quarter of its throughput, and with telemetry on they made tracing's cost double
-    (bench_webhook, bench_webhook_tracing). What they gave it is done here: the body is read
-    with a bound, a refused signature is FastAPI's 403 ``{"detail": ...}``, and anything
-    unexpected is logged and answered with a spoken apology, never a 500 to Twilio."""
+    Every call goes through here, and those layers cost more than the webhook's own work, and
+    more again with telemetry on (measured in bench_webhook and bench_webhook_tracing). What
+    they gave it is done here: the body is read with a bound, a refused signature is FastAPI's
+    403 ``{"detail": ...}``, a method other than POST its 405, and anything unexpected is
+    logged and answered with a spoken apology, never a 500 to Twilio. ``test_incoming_parity``
+    proves it answers as ``incoming`` served as a FastAPI route would."""
     if scope["method"] != "POST":
         response: Response = ErrorJSONResponse({"detail": "Method Not Allowed"}, status_code=405,
                                                headers={"Allow": "POST"})
@@ -342,10 +161,10 @@ async def incoming(body: bytes, query: bytes, signature: str | None) -> Response
     writer, the TwiML. What it derives from the settings is computed once.
 
     With telemetry on it is traced here: a server span and one child for the session (agent
-    lookup, concurrency slot and insert, one statement on PostgreSQL), recorded as one
-    ``telemetry.WebhookTrace`` (the SDK's spans halved the webhook's throughput,
-    bench_webhook_tracing), whose times also give ``webhook.latency``. The session row keeps the
-    child's traceparent so the worker's spans join this trace."""
+    lookup, concurrency slot and insert, one statement on PostgreSQL), through
+    ``telemetry.webhook_trace`` (its fast path, cheaper than the SDK's spans as measured in
+    bench_webhook_tracing, or the SDK's own spans), whose times also give ``webhook.latency``.
+    The session row keeps the child's traceparent so the worker's spans join this trace."""
     if telemetry.installed() is None:
         return (await _incoming(body, query, signature, None))[0]
     trace = telemetry.webhook_trace(INCOMING_ROUTE)
@@ -360,12 +179,12 @@ async def incoming(body: bytes, query: bytes, signature: str | None) -> Response
             trace.finish(trace.status_code, error=f"{type(exc).__name__}: {exc}")
             raise
         latency = trace.finish(response.status_code, result)
-    telemetry.instruments().webhook_latency.record(latency, {"result": result})
+    telemetry.record_webhook_latency(latency, result)
     return response
 
 
 async def _incoming(body: bytes, query: bytes, signature: str | None,
-                    trace: telemetry.WebhookTrace | None) -> tuple[Response, str]:
+                    trace: telemetry.WebhookTrace | telemetry.SdkWebhookTrace | None) -> tuple[Response, str]:
     """The answer and, for telemetry, what it was (dialed, or why not)."""
     answering = _current()
     settings = answering.settings
@@ -385,13 +204,14 @@ async def _incoming(body: bytes, query: bytes, signature: str | None,
     try:
         if trace is not None:
             try:
-                routed = await _open_session(call_sid, form.get("From"), to_number, trace.session_opening())
+                routed = await incoming_calls.open_session(call_sid, form.get("From"), to_number,
+                                                           trace.session_opening())
             except Exception as exc:
                 trace.session_failed(f"{type(exc).__name__}: {exc}")
                 raise
             trace.session_opened(telemetry.mask_number(to_number), routed.refusal)
         else:
-            routed = await _open_session(call_sid, form.get("From"), to_number, None)
+            routed = await incoming_calls.open_session(call_sid, form.get("From"), to_number, None)
     except Exception as exc:  # noqa: BLE001 - database down or hanging: the caller still hears a sentence
         log.error("call %s: could not open its session (%s)", call_sid, exc.__class__.__name__)
         return _xml(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM)), "error"

@@ -87,7 +87,7 @@ class _Compiled:
 
     The incoming webhook runs its statement(s) for every call: SQLAlchemy's ``execute``
     (cache-key walk of a CTE statement, execution context, result object) cost more than the
-    driver's execution itself (bench_webhook). The SQL is SQLAlchemy's own compilation with
+    driver's execution itself (measured in bench_webhook). The SQL is SQLAlchemy's own compilation with
     the dialect's positional paramstyle; parameters and results go through the columns' own
     type processors (SQLite keeps UUIDs and times as text), so the rows are what SQLAlchemy
     would return. psycopg prepares the statement on the server after a few executions.
@@ -104,8 +104,8 @@ class _Compiled:
         compiled = statement.compile(dialect=dialect)
         names = tuple(compiled.positiontup or ())
         binds = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
-        results = tuple(column[3].dialect_impl(dialect).result_processor(dialect, None)
-                        for column in compiled._result_columns)  # (key, name, objects, type)
+        results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
+                        for column in statement.exported_columns)  # a SELECT's columns, or what DML returns
         return cls(str(compiled), names, {k: v for k, v in compiled.params.items() if v is not None}, binds, results)
 
     def _params(self, values: dict[str, Any]) -> list:
