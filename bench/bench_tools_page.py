@@ -142,7 +142,7 @@ def _run(url: str) -> str:
     p95 = _pct(done, 95)
     verdict = "meets" if p95 <= TARGET_P95_MS else "MISSES"
     return "\n".join([
-        "## Agent tools page (issue 8): function switch and first load",
+        "## Agent tools page: function switch and first load",
         "",
         "Real chromium against the production build (`reflex run --env prod`, one backend worker) on PostgreSQL "
         f"(app start incl. compile: {startup:.0f} s). A click is timed inside the page until the switch shows the "

@@ -40,10 +40,29 @@ def _rotate_keys(_args: argparse.Namespace) -> int:
 
 
 def _livekit_setup(_args: argparse.Namespace) -> int:
-    """Install LiveKit's inbound SIP trunk (the platform's numbers) and its dispatch rule."""
-    from voice_platform.telephony.livekit_sip import setup_command
+    """Install LiveKit's inbound SIP trunk (the platform's numbers) and its dispatch rule.
 
-    return setup_command()
+    0 done, 1 LiveKit unreachable or refusing, 2 settings missing. The numbers are read here,
+    through the inventory service, and handed to the adapter, which only talks to LiveKit.
+    """
+    from voice_platform.services.number_inventory import platform_numbers
+    from voice_platform.telephony import livekit_sip
+
+    settings = get_settings()
+    missing = livekit_sip.missing_settings(settings)
+    if missing:
+        print(f"livekit-setup: missing settings: {', '.join(missing)} (set them in .env or the environment)", file=sys.stderr)
+        return 2
+    with session_scope() as session:
+        numbers = platform_numbers(session)
+    try:
+        result = livekit_sip.run_setup(settings, numbers)
+    except livekit_sip.LiveKitSetupError as exc:
+        print(f"livekit-setup: {exc}", file=sys.stderr)
+        return 1
+    print(f"LiveKit SIP at {settings.livekit_url}:")
+    print(result.summary())
+    return 0
 
 
 COMMANDS = {"bootstrap": _bootstrap, "rotate-keys": _rotate_keys, "livekit-setup": _livekit_setup}

@@ -1,6 +1,6 @@
-"""Google API plumbing shared by the OAuth service and the Calendar tool.
+"""Google API plumbing shared by the OAuth services and the Calendar tool: an adapter, below both.
 
-Only google-auth / google-api-python-client, no livekit, so the OAuth service may
+Only google-auth / google-api-python-client, no livekit, so the OAuth services may
 import it. Endpoints come from settings so tests (and a private deployment) point
 the real client libraries at another server.
 """

@@ -4,7 +4,7 @@ What matters on a live call: the trunk LiveKit matches lists every platform numb
 the credentials Twilio presents, and turns our session header into the attribute the
 worker reads; the rule puts each call in its own room and dispatches our worker by name.
 Running it again must not duplicate either object (LiveKit refuses conflicting ones), and
-a number change must reach the same trunk, even from inside a Reflex handler's loop.
+a number change must reach the same trunk.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from livekit.protocol import sip
 from tests.fakes.livekit_server import FakeLiveKit
 from tests.support.api import signup, unique_phone
 from voice_platform import cli
+from voice_platform.services import number_inventory
 from voice_platform.settings import reset_settings_cache
 from voice_platform.telephony import livekit_sip
 from voice_platform.telephony.livekit_sip import SESSION_ATTRIBUTE, SESSION_HEADER, SipTarget, plan_rule, plan_trunk
@@ -61,8 +62,8 @@ def no_livekit(test_database) -> Iterator[pytest.MonkeyPatch]:
 
 
 def register(org_id: str, *numbers: str) -> None:
-    """Rows written directly, committed: the phone-number service syncs LiveKit by itself after
-    a commit, and these tests must see what the command and the sync do, not that hook."""
+    """Rows written directly, committed: the number inventory syncs LiveKit by itself after a
+    commit, and these tests must see what the command and the sync do, not that hook."""
     from voice_platform.db import session_scope
     from voice_platform.models import PhoneNumber
     from voice_platform.models.numbers import MANUAL
@@ -243,50 +244,34 @@ def test_missing_settings_exit_2_and_are_named(no_livekit, capsys):
     assert code == 2 and "missing settings: LIVEKIT_SIP_PASSWORD (" in err
 
 
-# -- the sync the phone-number service calls -----------------------------------------------
+# -- the sync the number inventory runs after a change --------------------------------------
 
 def test_sync_is_off_without_livekit(no_livekit):
-    assert livekit_sip.sync_numbers_if_configured() is False
     assert livekit_sip.sync_numbers_if_configured(["+15550001111"]) is False
+    assert number_inventory.sync_now() is False
 
 
-def test_sync_creates_what_is_missing_then_updates_the_same_trunk(client, livekit):
+def test_sync_reads_the_inventory_then_updates_the_same_trunk(client, livekit):
+    """The service reads the committed numbers and hands them to the adapter."""
     admin = signup(client, "lk")
     first_number, new_number = unique_phone(), unique_phone()
     register(admin.org_id, first_number)
 
-    assert livekit_sip.sync_numbers_if_configured() is True
+    assert number_inventory.sync_now() is True
     trunk, rule = only_trunk_and_rule(livekit)
     assert list(trunk.numbers) == [first_number]
 
     register(admin.org_id, new_number)
-    assert livekit_sip.sync_numbers_if_configured() is True
+    assert number_inventory.sync_now() is True
     updated, same_rule = only_trunk_and_rule(livekit)
     assert updated.sip_trunk_id == trunk.sip_trunk_id and same_rule == rule
     assert sorted(updated.numbers) == sorted([first_number, new_number])
 
 
-async def test_sync_works_inside_a_running_event_loop(client, livekit):
-    """What a Reflex handler does: a synchronous call while this thread's loop is running."""
-    admin = signup(client, "lk")
-    number = unique_phone()
-    register(admin.org_id, number)
-    assert livekit_sip.setup_command() == 0
-    trunk, _ = only_trunk_and_rule(livekit)
-    new_number = unique_phone()
-    register(admin.org_id, new_number)
-
-    assert livekit_sip.sync_numbers_if_configured() is True
-
-    updated, _ = only_trunk_and_rule(livekit)
-    assert updated.sip_trunk_id == trunk.sip_trunk_id
-    assert sorted(updated.numbers) == sorted([number, new_number])
-
-
 def test_a_number_registered_through_the_service_reaches_the_trunk(client, livekit, capsys):
-    """The phone-number service syncs after its commit: no `make livekit-setup` needed in between."""
+    """The number inventory syncs after its commit: no `make livekit-setup` needed in between."""
     from voice_platform.db import session_scope
-    from voice_platform.services.phone_numbers import ensure_registered, wait_for_trunk_sync
+    from voice_platform.services.number_inventory import ensure_registered, wait_for_trunk_sync
 
     admin = signup(client, "lk")
     register(admin.org_id, unique_phone())
@@ -303,7 +288,7 @@ def test_a_number_registered_through_the_service_reaches_the_trunk(client, livek
 
 
 def test_sync_takes_the_callers_numbers(livekit):
-    """A caller still inside its transaction passes the numbers its session sees."""
+    """The adapter sends the numbers it is given, sorted; it reads no database."""
     assert livekit_sip.sync_numbers_if_configured(["+15550002222", "+15550001111"]) is True
     trunk, _ = only_trunk_and_rule(livekit)
     assert list(trunk.numbers) == ["+15550001111", "+15550002222"]

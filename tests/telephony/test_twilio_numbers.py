@@ -19,6 +19,7 @@ from voice_platform.db import session_scope
 from voice_platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from voice_platform.models import PhoneNumber, User, VoiceAgent
 from voice_platform.services import agents, auth, organizations
+from voice_platform.services import number_inventory as inventory
 from voice_platform.services import phone_numbers as numbers
 from voice_platform.settings import reset_settings_cache
 from voice_platform.telephony import twilio_rest
@@ -337,10 +338,10 @@ def test_the_trunk_is_synced_after_commit_never_after_rollback(twilio, monkeypat
 
     def record_inventory() -> bool:  # what the trunk sync would read: the committed inventory
         with session_scope() as s:
-            seen.append(numbers.platform_numbers(s))
+            seen.append(inventory.platform_numbers(s))
         return True
 
-    monkeypatch.setattr(numbers, "sync_trunk", record_inventory)
+    monkeypatch.setattr(inventory, "sync_trunk", record_inventory)
     admin, org = _org("trunk")
     twilio.offer("+14155550131")
     twilio.offer("+14155550132")
@@ -360,8 +361,8 @@ def test_the_trunk_is_synced_after_commit_never_after_rollback(twilio, monkeypat
 
 
 def test_without_livekit_the_trunk_sync_does_nothing_and_raises_nothing(no_twilio):
-    numbers.sync_trunk()
-    assert numbers.wait_for_trunk_sync(10) is False  # LiveKit unset: nothing sent, no error
+    inventory.sync_trunk()
+    assert inventory.wait_for_trunk_sync(10) is False  # LiveKit unset: nothing sent, no error
 
 
 def test_a_number_change_does_not_wait_for_a_livekit_that_hangs(twilio, monkeypatch):
@@ -383,7 +384,7 @@ def test_a_number_change_does_not_wait_for_a_livekit_that_hangs(twilio, monkeypa
         started = time.monotonic()
         bought = _buy(admin, org, "+14155550171")
         assert time.monotonic() - started < 1.0  # the sync would have taken 1.5 s
-        assert numbers.wait_for_trunk_sync(10) is False
+        assert inventory.wait_for_trunk_sync(10) is False
         with session_scope() as s:
             assert [v.number.e164 for v in numbers.list_numbers(s, admin, org)] == ["+14155550171"]
         assert bought.e164 == "+14155550171"
@@ -402,12 +403,12 @@ def test_livekits_trunk_follows_buying_and_releasing(twilio, monkeypatch):
         twilio.offer("+14155550161")
 
         bought = _buy(admin, org, "+14155550161")
-        assert numbers.wait_for_trunk_sync(15) is True
+        assert inventory.wait_for_trunk_sync(15) is True
         (trunk,) = livekit.state.inbound_trunks()
         assert list(trunk.numbers) == ["+14155550161"]
 
         with session_scope() as s:
             numbers.release(s, admin, bought.id)
-        assert numbers.wait_for_trunk_sync(15) is True
+        assert inventory.wait_for_trunk_sync(15) is True
         (trunk,) = livekit.state.inbound_trunks()
         assert "+14155550161" not in trunk.numbers

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from tests.tools.conftest import attach
 from voice_platform.db import session_scope
-from voice_platform.models import AgentTool, OAuthState, User
+from voice_platform.models import AgentTool, OAuthState, SigninState, User
 from voice_platform.security import TokenInvalid, decrypt_json, decrypt_text, encrypt_text
 from voice_platform.settings import reset_settings_cache
 
@@ -30,6 +30,10 @@ def test_rotation_moves_every_ciphertext_to_the_newest_key(client, admin, agent,
                 nonce="n-" + uuid.uuid4().hex, user_id=user.id, agent_id=uuid.UUID(agent["id"]), tool_name="Google_calendar",
                 code_verifier_encrypted=encrypt_text("verifier-xyz"), expires_at=datetime.now(timezone.utc) + timedelta(minutes=5),
             ))
+            session.add(SigninState(  # a Google sign-in under way keeps its verifier too
+                nonce="s-" + uuid.uuid4().hex, purpose="signin", code_verifier_encrypted=encrypt_text("verifier-abc"),
+                expires_at=datetime.now(timezone.utc) + timedelta(minutes=5),
+            ))
         with session_scope() as session:
             before = session.get(AgentTool, uuid.UUID(at["id"])).sensitive_config
 
@@ -47,6 +51,8 @@ def test_rotation_moves_every_ciphertext_to_the_newest_key(client, admin, agent,
             assert row.sensitive_config != before and SECRET not in row.sensitive_config
             assert decrypt_json(row.sensitive_config) == {"api_key": SECRET}
             assert decrypt_text(state.code_verifier_encrypted) == "verifier-xyz"
+            signin = session.exec(select(SigninState)).one()
+            assert decrypt_text(signin.code_verifier_encrypted) == "verifier-abc"
         monkeypatch.setenv("ENCRYPTION_KEYS", old)
         reset_settings_cache()
         with pytest.raises(TokenInvalid):

@@ -29,7 +29,7 @@ def register_pages(app: rx.App) -> None:
     app.add_page(agents.page, route="/agents", title=f"Agents · {TITLE}", on_load=AgentsState.load)
     app.add_page(agent_form.page, route="/agents/new", title=f"New agent · {TITLE}", on_load=AgentFormState.load)
     app.add_page(agent_form.page, route="/agents/[agent_id]", title=f"Agent · {TITLE}", on_load=AgentFormState.load)
-    from voice_platform.pages import agent_tools  # issue 8: the agent tools page
+    from voice_platform.pages import agent_tools  # the agent tools page (its state module is large: loaded with its page)
     app.add_page(agent_tools.page, route="/agents/[agent_id]/tools", title=f"Tools · {TITLE}", on_load=agent_tools.S.load)
     from voice_platform.pages import calls
     from voice_platform.state.calls import CallDetailState, CallsState

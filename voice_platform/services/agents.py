@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from voice_platform.errors import Conflict, NotFound, ValidationFailed
 from voice_platform.models import AgentTool, CallSession, PlatformTool, User, VoiceAgent
 from voice_platform.models.base import aware
-from voice_platform.services import audit, billing, phone_numbers, validation
+from voice_platform.services import audit, billing, number_inventory, validation
 from voice_platform.services.rbac import require
 
 # Gemini Live's prebuilt voices.
@@ -25,7 +25,9 @@ MODELS = (
     "gemini-live-2.5-flash-preview",
     "gemini-2.0-flash-live-001",
 )
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Z]{2})?$"  # a BCP 47 language, optionally with its region
+_LANGUAGE = re.compile(LANGUAGE_PATTERN)
+MAX_NAME = 120
 MAX_PROMPT = 20000
 MAX_GREETING = 1000
 NOT_FOUND = "Agent not found"
@@ -50,7 +52,7 @@ def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         raise ValidationFailed(f"Unknown field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
     out: dict[str, Any] = {}
     if not partial or "name" in data:
-        out["name"] = validation.text(data.get("name"), "name", max_length=120, required=True)
+        out["name"] = validation.text(data.get("name"), "name", max_length=MAX_NAME, required=True)
     if "phone_number" in data:
         out["phone_number"] = validation.phone_e164(data["phone_number"])
     if "system_prompt" in data:
@@ -80,9 +82,9 @@ def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
 def _ensure_phone_free(session: Session, phone: str | None, agent_id: uuid.UUID | None, org_id: uuid.UUID) -> None:
     if phone is None:
         return
-    phone_numbers.ensure_registered(session, org_id, phone)
-    owner = session.exec(select(VoiceAgent.id).where(VoiceAgent.phone_number == phone)).first()
-    if owner is not None and owner != agent_id:
+    number_inventory.ensure_registered(session, org_id, phone)
+    owner = number_inventory.holder(session, phone)
+    if owner is not None and owner.id != agent_id:
         raise Conflict("Another agent already uses this phone number", field="phone_number")
 
 
@@ -171,12 +173,6 @@ def delete_agent(session: Session, actor: User, agent_id: uuid.UUID) -> None:
     session.flush()
     audit.record(session, actor, agent.organization_id, "agent.deleted", target_type="agent", target_id=agent.id,
                  summary=f"Deleted agent {agent.name!r}", before=before)
-
-
-def find_agent_by_phone(session: Session, phone: str) -> VoiceAgent | None:
-    """For the call path: no actor, the dialed number is the key."""
-    number = validation.phone_e164(phone, field="To")
-    return session.exec(select(VoiceAgent).where(VoiceAgent.phone_number == number)).first()
 
 
 @dataclass(frozen=True)

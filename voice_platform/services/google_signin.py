@@ -1,9 +1,9 @@
 """Sign in with Google (OpenID Connect, authorization code + PKCE) and linking Google to an account.
 
-The plumbing is the Calendar connection's (services/oauth.py): the ``state`` we hand Google
-is a signed, short-lived token carrying a nonce that names a ``signin_states`` row; the
-row makes it single-use (burnt with one conditional UPDATE, so a replay or a race loses)
-and keeps the PKCE verifier encrypted. The ID token Google returns is verified with
+The plumbing is the Calendar connection's (``services/oauth_state.py``, shared with
+services/oauth.py): the ``state`` we hand Google is a signed, short-lived token carrying a
+nonce that names a ``signin_states`` row; the row makes it single-use and keeps the PKCE
+verifier encrypted. The ID token Google returns is verified with
 google-auth against Google's published certificates: signature, issuer, audience (our
 client id), expiry, and the OIDC nonce we sent.
 
@@ -33,16 +33,16 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from voice_platform import security
-from voice_platform.errors import Conflict, DomainError, IntegrationNotConfigured
+from voice_platform.errors import SPENT_OR_FORGED_PROOF, Conflict, DomainError, IntegrationNotConfigured
 from voice_platform.models import SigninState, User
 from voice_platform.services import auth as auth_service
+from voice_platform.services import oauth_state
 from voice_platform.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,8 @@ MESSAGES = {
     "not_linked": "No Google account is linked.",
 }
 _STATUS = {"email_exists": 409, "linked_elsewhere": 409, "no_password": 409, "not_linked": 409, "unverified": 403,
-           "inactive": 403, "provider": 502, "not_configured": 503}
+           "inactive": 403, "provider": 502, "not_configured": 503, "state": SPENT_OR_FORGED_PROOF,
+           "handoff": SPENT_OR_FORGED_PROOF, "other_user": SPENT_OR_FORGED_PROOF}
 
 
 class SigninRefused(DomainError):
@@ -105,10 +106,6 @@ class HandedOver:
     created: bool
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def configured() -> bool:
     return get_settings().google_oauth_configured
 
@@ -129,7 +126,7 @@ def binding_hash(binding: str | None) -> str:
 def _flow(*, state: str | None = None, code_verifier: str | None = None):
     from google_auth_oauthlib.flow import Flow
 
-    from voice_platform.tools.google_client import client_config
+    from voice_platform.google_client import client_config
 
     settings = get_settings()
     return Flow.from_client_config(
@@ -143,20 +140,15 @@ def _start(session: Session, *, purpose: str, user: User | None, next_path: str 
     settings = get_settings()
     if not settings.google_oauth_configured:
         raise IntegrationNotConfigured(NOT_CONFIGURED)
-    session.execute(delete(SigninState).where(SigninState.expires_at < _now() - timedelta(days=1)))  # housekeeping
-    nonce = secrets.token_urlsafe(32)
-    ttl = settings.oauth_state_ttl_seconds
-    claims = {"nonce": nonce, "p": purpose, "uid": str(user.id) if user else "", "bh": binding_hash(binding)}
-    state = security.sign_payload(claims, minutes=ttl / 60, purpose=STATE_PURPOSE)
-    flow = _flow(state=state)
+    issued = oauth_state.issue(
+        session, SigninState, state_purpose=STATE_PURPOSE, ttl_seconds=settings.oauth_state_ttl_seconds,
+        claims={"p": purpose, "uid": str(user.id) if user else "", "bh": binding_hash(binding)},
+        purpose=purpose, user_id=user.id if user else None, next_path=(next_path or None) and next_path[:500],
+    )
+    flow = _flow(state=issued.state, code_verifier=issued.code_verifier)
     # The OIDC nonce ties the ID token to this flow; derived, so nothing more is stored.
-    url, _ = flow.authorization_url(prompt="select_account", nonce=_hash("oidc:" + nonce))
-    session.add(SigninState(
-        nonce=nonce, purpose=purpose, user_id=user.id if user else None,
-        code_verifier_encrypted=security.encrypt_text(flow.code_verifier),
-        next_path=(next_path or None) and next_path[:500], expires_at=_now() + timedelta(seconds=ttl),
-    ))
-    session.flush()
+    url, _ = flow.authorization_url(prompt="select_account", nonce=_hash("oidc:" + issued.nonce),
+                                    code_challenge=issued.code_challenge, code_challenge_method="S256")
     return url
 
 
@@ -175,10 +167,10 @@ def start_link(session: Session, user: User) -> str:
 # --- the state --------------------------------------------------------------------------------
 def _claims(state: str | None) -> dict:
     try:
-        claims = security.verify_signed_payload(state or "", purpose=STATE_PURPOSE)
-        out = {"nonce": str(claims["nonce"]), "p": str(claims["p"]), "bh": str(claims.get("bh") or "")}
+        claims = oauth_state.read(state, state_purpose=STATE_PURPOSE)
+        out = {"nonce": claims["nonce"], "p": str(claims["p"]), "bh": str(claims.get("bh") or "")}
         out["uid"] = uuid.UUID(claims["uid"]) if claims.get("uid") else None
-    except (security.TokenInvalid, KeyError, ValueError, TypeError) as exc:
+    except (oauth_state.StateInvalid, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise SigninRefused("state") from exc
     if out["p"] not in (SIGNIN, LINK) or (out["p"] == LINK) != (out["uid"] is not None):
         raise SigninRefused("state")
@@ -193,18 +185,16 @@ def state_purpose(state: str | None) -> str | None:
         return None
 
 
-def _pending(claims: dict):
-    return (
-        SigninState.nonce == claims["nonce"], SigninState.purpose == claims["p"], SigninState.user_id == claims["uid"]
-        if claims["uid"] else SigninState.user_id.is_(None),
-        SigninState.consumed_at.is_(None), SigninState.expires_at > _now(),
-    )
+def _bound(claims: dict):
+    """A state belongs to its purpose, and a link's to the user who started it (a sign-in's to nobody)."""
+    user = SigninState.user_id == claims["uid"] if claims["uid"] else SigninState.user_id.is_(None)
+    return SigninState.purpose == claims["p"], user
 
 
 def check_state(session: Session, state: str | None) -> dict:
     """A genuine, unexpired, unused state. Burns nothing."""
     claims = _claims(state)
-    if session.exec(select(SigninState.nonce).where(*_pending(claims))).first() is None:
+    if not oauth_state.is_pending(session, SigninState, claims["nonce"], *_bound(claims)):
         raise SigninRefused("state")
     return claims
 
@@ -214,11 +204,9 @@ def consume_state(session: Session, state: str | None, *, actor: User | None = N
     claims = _claims(state)
     if claims["p"] == LINK and (actor is None or claims["uid"] != actor.id):
         raise SigninRefused("other_user")  # checked before burning: a stranger cannot spend it either
-    burned = session.execute(update(SigninState).where(*_pending(claims)).values(consumed_at=_now()))
-    if burned.rowcount != 1:
+    row = oauth_state.consume(session, SigninState, claims["nonce"], *_bound(claims))
+    if row is None:
         raise SigninRefused("state")
-    row = session.get(SigninState, claims["nonce"])
-    session.refresh(row)
     return row, claims
 
 
@@ -232,8 +220,7 @@ def _identity(state: str, row: SigninState, code: str | None) -> GoogleIdentity:
         raise SigninRefused("not_configured")
     if not code:
         raise SigninRefused("provider")
-    verifier = security.decrypt_text(row.code_verifier_encrypted) if row.code_verifier_encrypted else None
-    flow = _flow(state=state, code_verifier=verifier)
+    flow = _flow(state=state, code_verifier=oauth_state.code_verifier(row))
     try:
         token = flow.fetch_token(code=code)
     except (OAuth2Error, RequestException, ValueError, Warning) as exc:
@@ -324,11 +311,8 @@ def finish_signin(session: Session, state: str | None, code: str | None) -> str:
     identity = _identity(state or "", row, code)
     user, created = user_for_identity(session, identity)
     handoff = secrets.token_urlsafe(32)
-    session.add(SigninState(
-        nonce=_hash(f"{handoff}:{claims['bh']}"), purpose=WELCOME if created else HANDOFF, user_id=user.id,
-        next_path=row.next_path, expires_at=_now() + HANDOFF_TTL,
-    ))
-    session.flush()
+    oauth_state.remember(session, SigninState, nonce=_hash(f"{handoff}:{claims['bh']}"), ttl=HANDOFF_TTL,
+                         purpose=WELCOME if created else HANDOFF, user_id=user.id, next_path=row.next_path)
     return handoff
 
 
@@ -337,16 +321,9 @@ def exchange_handoff(session: Session, code: str | None, binding: str | None) ->
     if not code or len(code) > 200 or (binding and len(binding) > 200):
         raise SigninRefused("handoff")
     key = _hash(f"{code}:{binding_hash(binding)}")
-    burned = session.execute(
-        update(SigninState)
-        .where(SigninState.nonce == key, SigninState.purpose.in_((HANDOFF, WELCOME)), SigninState.consumed_at.is_(None),
-               SigninState.expires_at > _now())
-        .values(consumed_at=_now())
-    )
-    if burned.rowcount != 1:
+    row = oauth_state.consume(session, SigninState, key, SigninState.purpose.in_((HANDOFF, WELCOME)))
+    if row is None:
         raise SigninRefused("handoff")
-    row = session.get(SigninState, key)
-    session.refresh(row)
     user = session.get(User, row.user_id) if row.user_id else None
     if user is None or not user.is_active:
         raise SigninRefused("inactive")

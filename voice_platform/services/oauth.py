@@ -1,10 +1,10 @@
 """Connecting an agent's tool to a Google account (OAuth 2.0 authorization code + PKCE).
 
 The ``state`` we hand Google is a signed, short-lived token bound to the user, the
-agent and the tool, carrying a nonce that names an ``oauth_states`` row. The row
-makes the state single-use (consumed with one conditional UPDATE, so a replay or a
-race loses) and keeps the PKCE verifier encrypted. Anything wrong with the state
-raises ``InvalidOAuthState`` before a token is stored.
+agent and the tool, carrying a nonce that names an ``oauth_states`` row; the row makes
+it single-use and keeps the PKCE verifier encrypted (``services/oauth_state.py``, shared
+with Sign in with Google). Anything wrong with the state raises ``InvalidOAuthState``
+before a token is stored.
 
 The code is exchanged only for the *signed-in* user who started the flow
 (``complete_authorization(..., actor=)``): Google's redirect carries no session of
@@ -17,18 +17,14 @@ consent link and have the victim's calendar land on the attacker's agent.
 from __future__ import annotations
 
 import logging
-import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, update
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from voice_platform.errors import DomainError, IntegrationNotConfigured, InvalidOAuthState, NotFound, ValidationFailed
 from voice_platform.models import OAuthState, PlatformTool, User, VoiceAgent
-from voice_platform.security import TokenInvalid, decrypt_text, encrypt_text, sign_payload, verify_signed_payload
-from voice_platform.services import audit
+from voice_platform.services import audit, oauth_state
 from voice_platform.services import tools as tool_service
 from voice_platform.services.rbac import refuse_api_key, require
 from voice_platform.settings import get_settings
@@ -52,10 +48,6 @@ class ConnectedAccount:
     agent_tool_id: uuid.UUID
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _google_tool(session: Session, tool_name: str) -> PlatformTool:
     tool = tool_service.find_tool(session, tool_name=tool_name)
     if not tool.is_active:
@@ -68,7 +60,7 @@ def _google_tool(session: Session, tool_name: str) -> PlatformTool:
 def _flow(scopes: list[str], *, state: str | None = None, code_verifier: str | None = None):
     from google_auth_oauthlib.flow import Flow
 
-    from voice_platform.tools.google_client import client_config
+    from voice_platform.google_client import client_config
 
     settings = get_settings()
     return Flow.from_client_config(
@@ -88,19 +80,14 @@ def start_authorization(session: Session, actor: User, agent_id: uuid.UUID, tool
     settings = get_settings()
     if not settings.google_oauth_configured:
         raise IntegrationNotConfigured(NOT_CONFIGURED)
-    session.execute(delete(OAuthState).where(OAuthState.expires_at < _now() - timedelta(days=1)))  # housekeeping
-    nonce = secrets.token_urlsafe(32)
-    ttl = settings.oauth_state_ttl_seconds
-    state = sign_payload(
-        {"nonce": nonce, "uid": str(actor.id), "aid": str(agent.id), "tool": tool.name}, minutes=ttl / 60, purpose=STATE_PURPOSE
+    issued = oauth_state.issue(
+        session, OAuthState, state_purpose=STATE_PURPOSE, ttl_seconds=settings.oauth_state_ttl_seconds,
+        claims={"uid": str(actor.id), "aid": str(agent.id), "tool": tool.name},
+        user_id=actor.id, agent_id=agent.id, tool_name=tool.name,
     )
-    flow = _flow(list(tool.auth_config.get("scopes", [])), state=state)
-    url, _ = flow.authorization_url(access_type="offline", prompt="consent", include_granted_scopes="true")
-    session.add(OAuthState(
-        nonce=nonce, user_id=actor.id, agent_id=agent.id, tool_name=tool.name,
-        code_verifier_encrypted=encrypt_text(flow.code_verifier), expires_at=_now() + timedelta(seconds=ttl),
-    ))
-    session.flush()
+    flow = _flow(list(tool.auth_config.get("scopes", [])), state=issued.state, code_verifier=issued.code_verifier)
+    url, _ = flow.authorization_url(access_type="offline", prompt="consent", include_granted_scopes="true",
+                                    code_challenge=issued.code_challenge, code_challenge_method="S256")
     return url
 
 
@@ -114,25 +101,22 @@ def agent_id_from_state(state: str | None) -> uuid.UUID | None:
 
 def _claims(state: str | None) -> dict:
     try:
-        claims = verify_signed_payload(state or "", purpose=STATE_PURPOSE)
-        claims["nonce"], claims["uid"], claims["aid"] = str(claims["nonce"]), uuid.UUID(claims["uid"]), uuid.UUID(claims["aid"])
-        claims["tool"] = str(claims["tool"])
-    except (TokenInvalid, KeyError, ValueError, TypeError) as exc:
+        claims = oauth_state.read(state, state_purpose=STATE_PURPOSE)
+        claims["uid"], claims["aid"], claims["tool"] = uuid.UUID(claims["uid"]), uuid.UUID(claims["aid"]), str(claims["tool"])
+    except (oauth_state.StateInvalid, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise InvalidOAuthState("The sign-in link is invalid or has expired; start again from the dashboard.") from exc
     return claims
 
 
-def _pending(claims: dict):
-    return (
-        OAuthState.nonce == claims["nonce"], OAuthState.consumed_at.is_(None), OAuthState.expires_at > _now(),
-        OAuthState.user_id == claims["uid"], OAuthState.agent_id == claims["aid"], OAuthState.tool_name == claims["tool"],
-    )
+def _bound(claims: dict):
+    """A state belongs to the user, agent and tool it was issued for."""
+    return (OAuthState.user_id == claims["uid"], OAuthState.agent_id == claims["aid"], OAuthState.tool_name == claims["tool"])
 
 
 def check_state(session: Session, state: str | None) -> uuid.UUID:
     """The callback's check: a genuine, unexpired, unused state. Burns nothing; returns its agent id."""
     claims = _claims(state)
-    if session.exec(select(OAuthState.nonce).where(*_pending(claims))).first() is None:
+    if not oauth_state.is_pending(session, OAuthState, claims["nonce"], *_bound(claims)):
         raise InvalidOAuthState("The sign-in link was already used or has expired; start again from the dashboard.")
     return claims["aid"]
 
@@ -143,11 +127,9 @@ def consume_state(session: Session, state: str | None, *, actor: User | None = N
     if actor is not None and claims["uid"] != actor.id:
         # Checked before burning: a stranger must not be able to spend someone else's link either.
         raise InvalidOAuthState("This connection was started by another user; start it again from your dashboard.")
-    burned = session.execute(update(OAuthState).where(*_pending(claims)).values(consumed_at=_now()))
-    if burned.rowcount != 1:
+    row = oauth_state.consume(session, OAuthState, claims["nonce"], *_bound(claims))
+    if row is None:
         raise InvalidOAuthState("The sign-in link was already used, has expired or does not belong to you.")
-    row = session.get(OAuthState, claims["nonce"])
-    session.refresh(row)
     return row, claims
 
 
@@ -183,10 +165,9 @@ def _exchange(scopes: list[str], state: str, row: OAuthState, code: str) -> tupl
     from oauthlib.oauth2.rfc6749.errors import OAuth2Error
     from requests import RequestException
 
-    from voice_platform.tools.google_client import tokens_from_credentials
+    from voice_platform.google_client import tokens_from_credentials
 
-    verifier = decrypt_text(row.code_verifier_encrypted) if row.code_verifier_encrypted else None
-    flow = _flow(scopes, state=state, code_verifier=verifier)
+    flow = _flow(scopes, state=state, code_verifier=oauth_state.code_verifier(row))
     try:
         flow.fetch_token(code=code)
     except (OAuth2Error, RequestException, ValueError, Warning) as exc:
@@ -202,7 +183,7 @@ def _account_email(creds) -> str | None:
     """The primary calendar's id is the account's e-mail; asked over the authenticated API, not from an unverified id_token."""
     from googleapiclient.errors import HttpError
 
-    from voice_platform.tools.google_client import calendar_service
+    from voice_platform.google_client import calendar_service
 
     try:
         return calendar_service(creds).calendars().get(calendarId="primary").execute().get("id")

@@ -1,59 +1,53 @@
 """An organization's phone numbers: the inventory agents are assigned from.
 
 A number belongs to one organization (``phone_numbers.e164`` is unique); which agent it
-reaches has one source of truth, ``voice_agents.phone_number``. The agent API keeps
-accepting any E.164 ``phone_number``: a number the organization does not have yet is
-registered to it as a manual number, so setups without Twilio credentials, and existing
-API clients, keep working.
+reaches has one source of truth, ``voice_agents.phone_number``; assigning goes through the
+agents service, so an agent's rules (permission, uniqueness) apply to it once.
 
 Twilio: the adapter (``voice_platform.telephony.twilio_rest``) is imported lazily, inside
 the functions that need it, rather than passed in. Every caller (API, dashboard) would
 pass the same module, and tests point that module at a fake Twilio through its
 ``http_client_factory``, so the real client code runs either way; the lazy import keeps
-the twilio library out of everything that only reads the inventory (the agents service,
-the worker's call path). Twilio is asked only after the permission, tenant and input
-checks, so a refusal never costs a purchase, and before our row is written, so a Twilio
-failure rolls the transaction back with nothing changed.
+the twilio library out of everything that does not buy or import numbers. Twilio is asked
+only after the permission, tenant and input checks, so a refusal never costs a purchase, and
+before our row is written, so a Twilio failure rolls the transaction back with nothing changed.
 
-LiveKit's inbound trunk must accept exactly the platform's numbers: after a transaction
-that added or removed one commits, ``telephony.livekit_sip.sync_numbers_if_configured``
-runs on a background thread (``sync_trunk``, from a session ``after_commit`` hook, so both
-faces get it and a rollback never syncs).
+What the agents service needs too — which numbers exist, who has and who holds one,
+registering a manual number, and LiveKit's trunk following the inventory after a commit —
+is in ``services.number_inventory``, so the two services do not import each other's rules.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from voice_platform.errors import Conflict, NotFound, ValidationFailed
 from voice_platform.models import PhoneNumber, User, VoiceAgent
-from voice_platform.models.base import utcnow
-from voice_platform.models.numbers import MANUAL, TWILIO
+from voice_platform.models.numbers import TWILIO
+from voice_platform.services import agents as agent_service
 from voice_platform.services import audit, validation
+from voice_platform.services import number_inventory as inventory
+from voice_platform.services.number_inventory import TAKEN
 from voice_platform.services.rbac import require
-from voice_platform.services.validation import insert_for
 
-log = logging.getLogger(__name__)
-
-TAKEN = "This phone number belongs to another organization"
 ALREADY_OURS = "This phone number is already one of your organization's numbers"
 NOT_FOUND = "Phone number not found"
 MANAGE = "org:manage"  # buying, importing, assigning and releasing numbers is running the organization
 READ = "agent:read"  # who may see agents may see which number reaches them
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
-_AREA_CODE = re.compile(r"^\d{2,5}$")
-_CONTAINS = re.compile(r"^\+?[0-9A-Za-z*%]{2,16}\$?$")
-_SID = re.compile(r"^PN[0-9a-fA-F]{32}$")
-_SYNC_PENDING = "phone_numbers.trunk_sync_pending"
-_SYNC_LISTENING = "phone_numbers.trunk_sync_listening"
+# What the search and the import take, as patterns the API's schema declares too.
+COUNTRY_PATTERN = r"^[A-Za-z]{2}$"  # ISO 3166 alpha-2, either case
+AREA_CODE_PATTERN = r"^[0-9]{2,5}$"
+CONTAINS_PATTERN = r"^\+?[0-9A-Za-z*%]{2,16}\$?$"  # Twilio's Contains: digits, letters, * for one digit
+SID_PATTERN = r"^PN[0-9a-fA-F]{32}$"
+_COUNTRY = re.compile(COUNTRY_PATTERN)
+_AREA_CODE = re.compile(AREA_CODE_PATTERN)
+_CONTAINS = re.compile(CONTAINS_PATTERN)
+_SID = re.compile(SID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -78,122 +72,6 @@ def _twilio():
     from voice_platform.telephony import twilio_rest
 
     return twilio_rest
-
-
-# --- the LiveKit trunk follows the inventory ------------------------------------------------
-class _TrunkSync:
-    """LiveKit's trunk is synced off the request's thread: a slow or unreachable LiveKit (up to
-    ``SYNC_TIMEOUT_SECONDS``) holds up no API answer and no dashboard handler. One sync at a time;
-    changes committed while one runs make exactly one more, which reads the inventory then, so
-    the last sync always lists the numbers of the last change."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Condition()
-        self._running = self._again = False
-        self.last: bool | None = None  # the last sync's outcome: LiveKit lists the numbers (True) or not
-
-    def request(self) -> None:
-        with self._lock:
-            if self._running:
-                self._again = True
-                return
-            self._running = True
-        threading.Thread(target=self._run, name="livekit-trunk-sync", daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            outcome = _sync_now()
-            with self._lock:
-                self.last = outcome
-                if not self._again:
-                    self._running = False
-                    self._lock.notify_all()
-                    return
-                self._again = False
-
-    def wait(self, timeout: float) -> bool | None:
-        """The outcome once no sync is running or due (None: none has run), within ``timeout``."""
-        with self._lock:
-            if not self._lock.wait_for(lambda: not self._running, timeout):
-                raise TimeoutError(f"LiveKit's trunk sync still running after {timeout:g} s")
-            return self.last
-
-
-_trunk = _TrunkSync()
-
-
-def sync_trunk() -> None:
-    """Have LiveKit's inbound trunk accept exactly the platform's numbers, in the background
-    (``wait_for_trunk_sync`` waits for it). Never raises: the inventory change stands, a failure
-    is logged, and the next change or ``make livekit-setup`` syncs again."""
-    _trunk.request()
-
-
-def wait_for_trunk_sync(timeout: float) -> bool | None:
-    return _trunk.wait(timeout)
-
-
-def _sync_now() -> bool:
-    from voice_platform.telephony.livekit_sip import sync_numbers_if_configured
-
-    try:
-        return bool(sync_numbers_if_configured())
-    except Exception:  # noqa: BLE001 - it logs its own failures; anything else is logged here
-        log.exception("syncing LiveKit's inbound trunk failed")
-        return False
-
-
-def _sync_trunk_after_commit(session: Session) -> None:
-    """Sync once the session's outer transaction commits; forget it when that rolls back.
-
-    The listeners stay on the (short-lived) session and act only while a sync is pending:
-    SQLAlchemy refuses removing a listener while it runs, and fires these events for
-    SAVEPOINTs (``begin_nested``) too, which settle nothing.
-    """
-    session.info[_SYNC_PENDING] = True
-    if session.info.get(_SYNC_LISTENING):
-        return
-    session.info[_SYNC_LISTENING] = True
-
-    def after_commit(committed: Session) -> None:
-        if committed.in_nested_transaction() or not committed.info.pop(_SYNC_PENDING, False):
-            return
-        sync_trunk()
-
-    def after_rollback(rolled_back: Session, previous) -> None:
-        if not previous.nested:
-            rolled_back.info.pop(_SYNC_PENDING, None)
-
-    event.listen(session, "after_commit", after_commit)
-    event.listen(session, "after_soft_rollback", after_rollback)
-
-
-# --- used by the agents service and the trunk setup (unchanged behaviour) -------------------
-def ensure_registered(session: Session, org_id: uuid.UUID, e164: str) -> PhoneNumber:
-    """The organization's row for ``e164``, created as a manual number when missing."""
-    found = session.exec(select(PhoneNumber).where(PhoneNumber.e164 == e164)).first()
-    if found is not None:
-        if found.organization_id != org_id:
-            raise Conflict(TAKEN, field="phone_number")
-        return found
-    # One statement that cannot fail on a concurrent registration (no SAVEPOINT: on SQLite a
-    # savepoint taken before the transaction's first write commits on release, surviving a rollback).
-    table = PhoneNumber.__table__
-    insert = insert_for(session)(table).values(
-        id=uuid.uuid4(), organization_id=org_id, e164=e164, source=MANUAL, created_at=utcnow(), updated_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["e164"]).returning(table.c.id)
-    created = session.execute(insert).scalar_one_or_none()
-    number = session.exec(select(PhoneNumber).where(PhoneNumber.e164 == e164)).one()
-    if number.organization_id != org_id:  # registered concurrently by another organization
-        raise Conflict(TAKEN, field="phone_number")
-    if created is not None:
-        _sync_trunk_after_commit(session)
-    return number
-
-
-def platform_numbers(session: Session) -> list[str]:
-    """Every number of every organization, sorted: what LiveKit's inbound trunk must accept."""
-    return list(session.exec(select(PhoneNumber.e164).order_by(PhoneNumber.e164)).all())
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -247,14 +125,6 @@ def search_available(session: Session, actor: User, org_id: uuid.UUID, *, countr
     return _twilio().search_available(country, area_code=area_code, contains=contains)
 
 
-def _refuse_taken(session: Session, org_id: uuid.UUID, e164: str) -> PhoneNumber | None:
-    """The organization's existing row for ``e164`` (or None); Conflict when another organization has it."""
-    found = session.exec(select(PhoneNumber).where(PhoneNumber.e164 == e164)).first()
-    if found is not None and found.organization_id != org_id:
-        raise Conflict(TAKEN, field="phone_number")
-    return found
-
-
 def _save(session: Session, number: PhoneNumber) -> PhoneNumber:
     """Flush the row; a concurrent registration of the same number becomes Conflict.
 
@@ -266,7 +136,7 @@ def _save(session: Session, number: PhoneNumber) -> PhoneNumber:
         session.flush()
     except IntegrityError as exc:  # another organization registered it between our check and now
         raise Conflict(TAKEN, field="phone_number") from exc
-    _sync_trunk_after_commit(session)
+    inventory.sync_trunk_after_commit(session)
     return number
 
 
@@ -276,7 +146,7 @@ def buy(session: Session, actor: User, org_id: uuid.UUID, phone_number: object) 
     e164 = validation.phone_e164(phone_number)
     if e164 is None:
         raise ValidationFailed("Phone number is required", field="phone_number")
-    if _refuse_taken(session, org_id, e164) is not None:
+    if inventory.refuse_taken(session, org_id, e164) is not None:
         raise Conflict(ALREADY_OURS, field="phone_number")
     twilio = _twilio()
     owned = twilio.buy(e164)
@@ -294,7 +164,7 @@ def buy(session: Session, actor: User, org_id: uuid.UUID, phone_number: object) 
 def importable(session: Session, actor: User, org_id: uuid.UUID):
     """The Twilio account's numbers not yet in any organization's inventory (``twilio_rest.OwnedNumber``)."""
     require(session, actor, MANAGE, org_id)
-    known = set(platform_numbers(session))
+    known = set(inventory.platform_numbers(session))
     return [n for n in _twilio().list_owned() if n.e164 not in known]
 
 
@@ -305,6 +175,8 @@ def import_number(session: Session, actor: User, org_id: uuid.UUID, *, phone_num
     A manual number of the organization that the account turns out to own becomes a Twilio one.
     """
     require(session, actor, MANAGE, org_id)
+    if sid not in (None, "") and phone_number not in (None, ""):
+        raise ValidationFailed("Give the phone number or its Twilio SID, not both", field="sid")
     if sid not in (None, ""):
         if not isinstance(sid, str) or not _SID.match(sid.strip()):
             raise ValidationFailed("SID must look like PN followed by 32 hex characters", field="sid")
@@ -313,12 +185,12 @@ def import_number(session: Session, actor: User, org_id: uuid.UUID, *, phone_num
         sid, e164 = None, validation.phone_e164(phone_number)
         if e164 is None:
             raise ValidationFailed("Give the phone number or its Twilio SID", field="phone_number")
-        _refuse_taken(session, org_id, e164)
+        inventory.refuse_taken(session, org_id, e164)
     twilio = _twilio()
     owned = twilio.find_owned(e164=e164, sid=sid)
     if owned is None:
         raise NotFound("The Twilio account has no such number")
-    row = _refuse_taken(session, org_id, owned.e164)
+    row = inventory.refuse_taken(session, org_id, owned.e164)
     if row is not None and row.source == TWILIO and row.provider_sid == owned.sid:
         raise Conflict(ALREADY_OURS, field="phone_number")
     owned = twilio.point_at_us(owned.sid)
@@ -333,19 +205,13 @@ def import_number(session: Session, actor: User, org_id: uuid.UUID, *, phone_num
 
 
 # --- assignment and release --------------------------------------------------------------
-def _holder(session: Session, e164: str) -> VoiceAgent | None:
-    return session.exec(select(VoiceAgent).where(VoiceAgent.phone_number == e164)).first()
-
-
 def assign(session: Session, actor: User, number_id: uuid.UUID, agent_id: uuid.UUID) -> VoiceAgent:
     """The number now reaches ``agent_id`` (same organization); the agent that had it loses it."""
-    from voice_platform.services import agents as agent_service
-
     number = get_number(session, actor, number_id)
     agent = agent_service.get_agent(session, actor, agent_id, permission="agent:update")
     if agent.organization_id != number.organization_id:
         raise NotFound(agent_service.NOT_FOUND, field="agent_id")
-    previous = _holder(session, number.e164)
+    previous = inventory.holder(session, number.e164)
     if previous is not None and previous.id != agent.id:
         agent_service.update_agent(session, actor, previous.id, {"phone_number": None}, audited=False)
     had = agent.phone_number
@@ -360,10 +226,8 @@ def assign(session: Session, actor: User, number_id: uuid.UUID, agent_id: uuid.U
 
 def unassign(session: Session, actor: User, number_id: uuid.UUID) -> None:
     """The number reaches no agent (calls to it are answered 'not in service')."""
-    from voice_platform.services import agents as agent_service
-
     number = get_number(session, actor, number_id)
-    holder = _holder(session, number.e164)
+    holder = inventory.holder(session, number.e164)
     if holder is not None:
         agent_service.update_agent(session, actor, holder.id, {"phone_number": None}, audited=False)
         audit.record(session, actor, number.organization_id, "number.unassigned", target_type="phone_number",
@@ -379,7 +243,7 @@ def release(session: Session, actor: User, number_id: uuid.UUID) -> None:
     database refusal never follows an irreversible release.
     """
     number = get_number(session, actor, number_id)
-    holder = _holder(session, number.e164)
+    holder = inventory.holder(session, number.e164)
     if holder is not None:
         holder.phone_number = None
         session.add(holder)
@@ -392,4 +256,4 @@ def release(session: Session, actor: User, number_id: uuid.UUID) -> None:
                          "agent": holder.name if holder is not None else None})
     if number.source == TWILIO and number.provider_sid:
         _twilio().release(number.provider_sid)
-    _sync_trunk_after_commit(session)
+    inventory.sync_trunk_after_commit(session)

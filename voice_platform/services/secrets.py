@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from voice_platform.models import AgentTool, OAuthState
+from voice_platform.models import AgentTool, OAuthState, SigninState
 from voice_platform.security import rotate_ciphertext
 
 
@@ -28,9 +28,10 @@ def rotate_all(session: Session) -> RotationReport:
         session.add(row)
         tools += 1
     states = 0
-    for row in session.exec(select(OAuthState).where(OAuthState.code_verifier_encrypted.is_not(None)).with_for_update()).all():
-        row.code_verifier_encrypted = rotate_ciphertext(row.code_verifier_encrypted)
-        session.add(row)
-        states += 1
+    for table in (OAuthState, SigninState):  # the PKCE verifiers of pending Calendar connects and Google sign-ins
+        for row in session.exec(select(table).where(table.code_verifier_encrypted.is_not(None)).with_for_update()).all():
+            row.code_verifier_encrypted = rotate_ciphertext(row.code_verifier_encrypted)
+            session.add(row)
+            states += 1
     session.flush()
     return RotationReport(agent_tools=tools, oauth_states=states)

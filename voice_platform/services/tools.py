@@ -176,10 +176,6 @@ def list_agent_tools(session: Session, actor: User, agent_id: uuid.UUID) -> list
     return [agent_tool_view(at, tool) for at, tool in rows]
 
 
-def get_agent_tool(session: Session, actor: User, agent_tool_id: uuid.UUID) -> AgentToolView:
-    return agent_tool_view(*_attachment(session, actor, agent_tool_id, "tool:read"))
-
-
 # -- writes ----------------------------------------------------------------------------
 def _audit_state(agent_tool: AgentTool, tool: PlatformTool) -> tuple[dict[str, Any], list[str]]:
     """The attachment as the audit log compares it: flat ``config.<key>`` entries, secrets by value

@@ -5,8 +5,10 @@ Why this exists: Twilio bridges every call to ``sip:NUMBER@LIVEKIT_SIP_DOMAIN`` 
 the dialed number and checks the digest credentials Twilio presents; the trunk turns the
 header into the participant attribute the worker reads, and the dispatch rule — not our
 backend — creates the call's room and dispatches our worker by its agent name. So the
-trunk's numbers must follow the database: ``make livekit-setup`` installs both objects, and
-the phone-number service calls ``sync_numbers_if_configured()`` after a number comes or goes.
+trunk's numbers must follow the database: ``make livekit-setup`` (``voice_platform.cli``)
+installs both objects, and the number inventory (``services.number_inventory``) calls
+``sync_numbers_if_configured`` after a number comes or goes. Both read the numbers and pass
+them in: this adapter talks to LiveKit only, never to the database.
 
 Both objects are found by name and updated in place, so running it again creates nothing
 new; fields we do not manage (allowed addresses, Krisp, media settings an operator set in
@@ -19,11 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
-import threading
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 from voice_platform.settings import Settings, get_settings
 from voice_platform.telephony.twiml import SESSION_HEADER
@@ -42,13 +42,12 @@ RULE_NAME = "voice-platform dispatch"
 
 REQUEST_TIMEOUT_SECONDS = 10.0  # one HTTP request to LiveKit
 SETUP_TIMEOUT_SECONDS = 30.0  # a whole `make livekit-setup` run (four requests)
-SYNC_TIMEOUT_SECONDS = 10.0  # a whole sync after a number changed (on the phone-number service's background thread)
+SYNC_TIMEOUT_SECONDS = 10.0  # a whole sync after a number changed (on the number inventory's background thread)
 
 API_SETTINGS = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 REQUIRED_SETTINGS = API_SETTINGS + ("LIVEKIT_SIP_USERNAME", "LIVEKIT_SIP_PASSWORD")
 
 Action = Literal["created", "updated", "unchanged"]
-T = TypeVar("T")
 
 
 class LiveKitSetupError(Exception):
@@ -255,67 +254,25 @@ async def apply(
         raise LiveKitSetupError(f"could not reach LiveKit at {url}: {exc}") from exc
 
 
-def _run_blocking(make: Callable[[], Coroutine[Any, Any, T]], timeout: float) -> T:
-    """Run a coroutine to completion from synchronous code, even inside a running loop's thread.
-
-    Reflex event handlers are coroutines: ``asyncio.run`` refuses to nest there, so the
-    coroutine gets a fresh thread with its own loop; ``timeout`` bounds the wait (the
-    coroutine carries its own deadline too, so the thread does not outlive it for long).
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make())
-
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = asyncio.run(make())
-        except BaseException as exc:  # handed to the caller's thread below
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=run, name="livekit-sip-sync", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        raise LiveKitSetupError(f"LiveKit did not answer within {timeout:g} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
 def run_setup(settings: Settings, numbers: Iterable[str], *, deadline: float = SETUP_TIMEOUT_SECONDS) -> SetupResult:
-    """Synchronous ``apply`` from settings; callable from any thread, loop or no loop."""
+    """Synchronous ``apply`` from settings, for a thread without a running event loop: the
+    operator's command and the number inventory's background sync, its only callers."""
     target = SipTarget.from_settings(settings, numbers)
-    return _run_blocking(
-        lambda: apply(
-            target, url=settings.livekit_url or "", api_key=settings.livekit_api_key or "",
-            api_secret=settings.livekit_api_secret or "", deadline=deadline,
-            request_timeout=min(REQUEST_TIMEOUT_SECONDS, deadline),
-        ),
-        timeout=deadline + 1.0,
-    )
-
-
-def _platform_numbers() -> list[str]:
-    from voice_platform.db import session_scope
-    from voice_platform.services.phone_numbers import platform_numbers
-
-    with session_scope() as session:
-        return platform_numbers(session)
+    return asyncio.run(apply(
+        target, url=settings.livekit_url or "", api_key=settings.livekit_api_key or "",
+        api_secret=settings.livekit_api_secret or "", deadline=deadline,
+        request_timeout=min(REQUEST_TIMEOUT_SECONDS, deadline),
+    ))
 
 
 # -- entry points -------------------------------------------------------------------------
 
-def sync_numbers_if_configured(numbers: Iterable[str] | None = None) -> bool:
-    """Make LiveKit's inbound trunk list the platform's numbers; True when LiveKit now does.
+def sync_numbers_if_configured(numbers: Iterable[str]) -> bool:
+    """Make LiveKit's inbound trunk list ``numbers`` (all the platform's); True when LiveKit now does.
 
     False, quietly, when LiveKit is not configured (development, tests); False with a
     warning when it fails — a number change must never fail because LiveKit is down, and
     ``make livekit-setup`` repairs it later. At most ``SYNC_TIMEOUT_SECONDS``.
-    Call it after the number change is committed, or pass ``numbers`` (e.g.
-    ``platform_numbers(session)`` from the caller's own, uncommitted session).
     """
     try:
         settings = get_settings()
@@ -325,8 +282,7 @@ def sync_numbers_if_configured(numbers: Iterable[str] | None = None) -> bool:
         if missing:
             log.warning("LiveKit's inbound trunk was not synced: %s unset (run `make livekit-setup` once set)", ", ".join(missing))
             return False
-        wanted = list(numbers) if numbers is not None else _platform_numbers()
-        result = run_setup(settings, wanted, deadline=SYNC_TIMEOUT_SECONDS)
+        result = run_setup(settings, numbers, deadline=SYNC_TIMEOUT_SECONDS)
         log.info("LiveKit SIP sync: trunk %s %s (%d numbers), rule %s %s", result.trunk_id, result.trunk_action,
                  len(result.numbers), result.rule_id, result.rule_action)
         return True
@@ -334,20 +290,3 @@ def sync_numbers_if_configured(numbers: Iterable[str] | None = None) -> bool:
         log.warning("LiveKit's inbound trunk was not synced: %s", exc)
         return False
 
-
-def setup_command() -> int:
-    """``livekit-setup``: 0 done, 1 LiveKit unreachable or refusing, 2 settings missing."""
-    settings = get_settings()
-    missing = missing_settings(settings)
-    if missing:
-        print(f"livekit-setup: missing settings: {', '.join(missing)} (set them in .env or the environment)", file=sys.stderr)
-        return 2
-    numbers = _platform_numbers()
-    try:
-        result = run_setup(settings, numbers)
-    except LiveKitSetupError as exc:
-        print(f"livekit-setup: {exc}", file=sys.stderr)
-        return 1
-    print(f"LiveKit SIP at {settings.livekit_url}:")
-    print(result.summary())
-    return 0

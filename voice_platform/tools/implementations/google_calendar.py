@@ -21,7 +21,7 @@ from livekit.agents import RunContext
 from livekit.agents.llm import ToolError, function_tool
 
 from voice_platform.tools.base import BaseTool, ToolMetadata, ToolRuntime
-from voice_platform.tools.google_client import CALENDAR_SCOPES, calendar_service, credentials_from_tokens, tokens_from_credentials
+from voice_platform.google_client import CALENDAR_SCOPES, calendar_service, credentials_from_tokens, tokens_from_credentials
 
 log = logging.getLogger(__name__)
 MARKER = "voice_platform_agent_tool"  # private extended property on events we create
