@@ -50,8 +50,15 @@ class TooManyAttempts(DomainError):
         self.retry_after = retry_after
 
 
+# A one-time proof the request carries (an OAuth state, a sign-in handoff code, a reset link)
+# that does not verify: unknown, expired, spent, or another user's. The request is well formed
+# and no schema can tell such a value from a good one, so it is refused as not authorizing
+# anything (403), like a bad credential, never as malformed input.
+SPENT_OR_FORGED_PROOF = 403
+
+
 class InvalidOAuthState(DomainError):
-    status_code = 400
+    status_code = SPENT_OR_FORGED_PROOF
 
 
 class IntegrationNotConfigured(DomainError):

@@ -191,12 +191,12 @@ def test_state_and_handoff_work_once(client, google):
     assert _redirect(replay) == ("/signin", {"google_error": "state"})
     # the handoff needs the binding of the browser that started, and works once
     wrong = client.post("/api/v1/auth/oauth/exchange", json={"code": query["code"], "binding": "x" * 24})
-    assert wrong.status_code == 400 and wrong.json()["reason"] == "handoff"
-    assert client.post("/api/v1/auth/oauth/exchange", json={"code": query["code"]}).status_code == 400
+    assert wrong.status_code == 403 and wrong.json()["reason"] == "handoff"
+    assert client.post("/api/v1/auth/oauth/exchange", json={"code": query["code"]}).status_code == 403
     ok = client.post("/api/v1/auth/oauth/exchange", json={"code": query["code"], "binding": binding})
     assert ok.status_code == 200
     again = client.post("/api/v1/auth/oauth/exchange", json={"code": query["code"], "binding": binding})
-    assert again.status_code == 400
+    assert again.status_code == 403
 
 
 def test_forged_or_missing_state_and_declined_consent_land_on_signin(client, google):
@@ -241,7 +241,7 @@ def test_link_conflict_is_409_and_a_link_is_bound_to_its_user(client, google):
     _path, query = _redirect(client.get(CALLBACK, params=params, follow_redirects=False))
     stolen = client.post("/api/v1/auth/oauth/google/link/complete", json={"state": query["state"], "code": query["code"]},
                          headers=first.headers)
-    assert stolen.status_code == 400 and stolen.json()["reason"] == "other_user"
+    assert stolen.status_code == 403 and stolen.json()["reason"] == "other_user"
 
 
 def test_start_needs_a_configured_client_and_a_known_provider(client, google, monkeypatch):

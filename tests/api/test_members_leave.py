@@ -11,5 +11,5 @@ def test_member_leaves_and_last_admin_cannot(client):
     assert client.post(f"/api/v1/organizations/{admin.org_id}/leave", headers=member.headers).status_code == 204
     assert client.get(f"/api/v1/organizations/{admin.org_id}", headers=member.headers).status_code == 404
     refused = client.post(f"/api/v1/organizations/{admin.org_id}/leave", headers=admin.headers)
-    assert refused.status_code == 422 and "at least one org admin" in refused.text
+    assert refused.status_code == 409 and "at least one org admin" in refused.text
     assert client.post(f"/api/v1/organizations/{admin.org_id}/leave", headers=member.headers).status_code == 404

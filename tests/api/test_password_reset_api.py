@@ -39,7 +39,7 @@ def test_round_trip_through_the_api(client, mail_configured):
     assert client.post("/api/v1/auth/signin", json={"email": me.email, "password": PASSWORD}).status_code == 401
 
     again = client.post(RESET + "/confirm", json={"token": token, "password": "one more password"})
-    assert again.status_code == 400 and again.json()["detail"] == password_reset.INVALID_LINK
+    assert again.status_code == 403 and again.json()["detail"] == password_reset.INVALID_LINK
 
 
 def test_unknown_address_same_answer_nothing_sent(client, mail_configured):
@@ -70,9 +70,9 @@ def test_expired_invalid_and_weak(client, mail_configured):
     with session_scope() as session:
         session.execute(update(PasswordReset).values(expires_at=utcnow() - timedelta(minutes=1)))
     expired = client.post(RESET + "/confirm", json={"token": token, "password": NEW})
-    assert expired.status_code == 400 and expired.json()["detail"] == password_reset.INVALID_LINK
+    assert expired.status_code == 403 and expired.json()["detail"] == password_reset.INVALID_LINK
     invalid = client.post(RESET + "/confirm", json={"token": "x" * 43, "password": NEW})
-    assert invalid.status_code == 400 and invalid.json()["detail"] == password_reset.INVALID_LINK
+    assert invalid.status_code == 403 and invalid.json()["detail"] == password_reset.INVALID_LINK
     assert client.post("/api/v1/auth/signin", json={"email": me.email, "password": PASSWORD}).status_code == 200
 
 

@@ -36,9 +36,9 @@ def line(client):
 
 
 def _route(call_sid: str, to: str) -> calls.RoutedCall:
-    from voice_platform.api import voice
+    from tests.support.calls import open_session_alone
 
-    return voice._route_alone(call_sid, "+15550001111", to)
+    return open_session_alone(call_sid, "+15550001111", to)
 
 
 def _sub(org_id: str) -> Subscription:
@@ -319,3 +319,12 @@ def test_calls_written_together_get_what_each_would_get_alone(client, line, voic
         sids = [w[0] for w in waiting]
         rows = s.exec(select(CallSession).where(CallSession.provider_call_id.in_(sids))).all()
         assert sorted(str(r.id) for r in rows) == sorted({str(r.session_id) for r in routed if r.session_id})
+
+
+def test_the_declared_plan_ids_are_the_plans_the_migrations_made(session):
+    """The API's schema offers ``billing.PLAN_IDS``: exactly the plans a database has."""
+    from sqlmodel import select
+
+    from voice_platform.models import Plan
+
+    assert sorted(session.exec(select(Plan.id)).all()) == sorted(billing.PLAN_IDS)

@@ -18,9 +18,9 @@ def test_signup_makes_the_user_org_admin_of_a_new_org(session):
 
 def test_last_org_admin_cannot_be_demoted_or_removed(session):
     user, org = _user(session, "solo")
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Conflict, match="at least one org admin"):
         organizations.change_member_role(session, user, org.id, user.id, role="member")
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Conflict, match="at least one org admin"):
         organizations.remove_member(session, user, org.id, user.id)
 
 

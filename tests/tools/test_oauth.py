@@ -73,9 +73,9 @@ def test_replayed_state_is_refused(client, admin, agent, catalogue, fake_google)
     params = connect_google(client, admin, agent["id"])["params"]
     before = _rows()[0].sensitive_config
     replay = client.get("/api/v1/tools/callback", params=params, follow_redirects=False)
-    assert replay.status_code == 400
+    assert replay.status_code == 403
     again = client.post("/api/v1/tools/callback/complete", json=params, headers=admin.headers)
-    assert again.status_code == 400
+    assert again.status_code == 403
     assert _rows()[0].sensitive_config == before
 
 
@@ -92,7 +92,7 @@ def test_another_user_cannot_finish_someone_elses_connection(client, admin, agen
     assert handed.status_code == 303 and _rows() == []  # the callback alone stores nothing
     victim = signup(client, "victim")
     r = client.post("/api/v1/tools/callback/complete", json=back, headers=victim.headers)
-    assert r.status_code == 400 and "another user" in r.json()["detail"]
+    assert r.status_code == 403 and "another user" in r.json()["detail"]
     assert _rows() == [] and "authorization_code" not in fake_google.state.grants
     # and the stranger's attempt did not spend the owner's link
     assert client.post("/api/v1/tools/callback/complete", json=back, headers=admin.headers).status_code == 200
@@ -124,7 +124,7 @@ def test_tampered_expired_and_foreign_states_are_refused(client, admin, agent, c
         consent.codes[code] = {"redirect_uri": q["redirect_uri"], "challenge": q["code_challenge"], "scope": q["scope"]}
         params = {"code": code} | ({"state": state} if state else {})
         r = client.get("/api/v1/tools/callback", params=params, follow_redirects=False)
-        assert r.status_code == 400, label
+        assert r.status_code == 403, label
     assert _rows() == [] and "authorization_code" not in fake_google.state.grants
     # the genuine state still works once (none of the forgeries burned it)
     import requests
@@ -153,7 +153,7 @@ def test_state_expired_in_database_is_refused(client, admin, agent, catalogue, f
 
     consent = requests.get(_auth_url_for(q), allow_redirects=False, timeout=10)
     back = {k: v[0] for k, v in parse_qs(urlparse(consent.headers["Location"]).query).items()}
-    assert client.get("/api/v1/tools/callback", params=back, follow_redirects=False).status_code == 400
+    assert client.get("/api/v1/tools/callback", params=back, follow_redirects=False).status_code == 403
     assert _rows() == []
 
 
@@ -167,7 +167,7 @@ def test_user_who_lost_the_right_cannot_finish(client, admin, agent, catalogue, 
     consent = requests.get(_auth_url_for(q), allow_redirects=False, timeout=10)
     back = {k: v[0] for k, v in parse_qs(urlparse(consent.headers["Location"]).query).items()}
     assert client.get("/api/v1/tools/callback", params=back, follow_redirects=False).status_code == 303
-    assert client.post("/api/v1/tools/callback/complete", json=back, headers=org_admin.headers).status_code == 400
+    assert client.post("/api/v1/tools/callback/complete", json=back, headers=org_admin.headers).status_code == 403
     assert _rows() == []
 
 
@@ -177,7 +177,7 @@ def test_declined_consent_redirects_with_error(client, admin, agent, catalogue, 
     assert r.status_code == 303
     target = urlparse(r.headers["location"])
     assert target.path == f"/agents/{agent['id']}/tools" and parse_qs(target.query)["oauth"] == ["error"]
-    assert client.get("/api/v1/tools/callback", params={"state": q["state"], "code": "x"}, follow_redirects=False).status_code == 400
+    assert client.get("/api/v1/tools/callback", params={"state": q["state"], "code": "x"}, follow_redirects=False).status_code == 403
 
 
 def test_bad_code_is_refused_by_google_and_stores_nothing(client, admin, agent, catalogue, fake_google):
@@ -187,7 +187,7 @@ def test_bad_code_is_refused_by_google_and_stores_nothing(client, admin, agent, 
     assert r.status_code == 502 and "Google refused" in r.json()["detail"]
     assert _rows() == []
     # the failed exchange spent the state
-    assert client.post("/api/v1/tools/callback/complete", json=body, headers=admin.headers).status_code == 400
+    assert client.post("/api/v1/tools/callback/complete", json=body, headers=admin.headers).status_code == 403
 
 
 def test_missing_google_client_settings_answer_503(client, admin, agent, catalogue, monkeypatch):

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from voice_platform.api.deps import CurrentUser, SessionDep
+from voice_platform.api.schemas import IsoDateTime
 from voice_platform.services import audit
 
 router = APIRouter(prefix="/organizations/{org_id}/audit-log", tags=["audit log"])
@@ -55,8 +56,8 @@ def list_events(
     session: SessionDep,
     action: str | None = Query(default=None, max_length=60, description="An action (agent.updated) or a family (agent)"),
     actor: str | None = Query(default=None, max_length=320, description="Part of the actor's e-mail or key name"),
-    since: datetime | None = Query(default=None, description="From this time on (inclusive)"),
-    until: datetime | None = Query(default=None, description="Before this time"),
+    since: IsoDateTime | None = Query(default=None, description="From this time on (inclusive)"),
+    until: IsoDateTime | None = Query(default=None, description="Before this time"),
     offset: int = Query(default=0, ge=0, le=1_000_000),
     limit: int = Query(default=50, ge=1, le=audit.MAX_LIMIT),
 ) -> AuditPageOut:

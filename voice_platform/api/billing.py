@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from voice_platform.api.deps import CurrentUser, SessionDep
-from voice_platform.api.schemas import PageOut
+from voice_platform.api.schemas import PageOut, declared
 from voice_platform.models import Plan
 from voice_platform.services import billing
 
@@ -52,7 +52,7 @@ class BillingOut(BaseModel):
 
 
 class PlanIn(BaseModel):
-    plan: str = Field(min_length=1, max_length=32)
+    plan: str = Field(min_length=1, max_length=32, **declared(enum=list(billing.PLAN_IDS)))
 
 
 class BillingEventOut(BaseModel):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
 
 from voice_platform.api.deps import CurrentUser, SessionDep
-from voice_platform.api.schemas import PageOut
+from voice_platform.api.schemas import IsoDate, PageOut
 from voice_platform.services import call_history
 
 router = APIRouter(prefix="/calls", tags=["calls"])
@@ -70,8 +70,8 @@ def list_calls(
     agent_id: uuid.UUID | None = None,
     status: Literal["pending", "active", "completed", "failed"] | None = None,
     kind: Literal["phone", "test"] | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    date_from: IsoDate | None = None,
+    date_to: IsoDate | None = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PageOut[CallOut]:

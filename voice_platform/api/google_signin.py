@@ -81,7 +81,7 @@ def start(body: OAuthStartIn, session: SessionDep) -> AuthorizationUrlOut:
     return AuthorizationUrlOut(authorization_url=google.start_signin(session, next_path=body.next, binding=body.binding))
 
 
-@router.post("/exchange", response_model=TokenOut, responses={400: {"description": "Unknown, spent or expired code"}})
+@router.post("/exchange", response_model=TokenOut, responses={403: {"description": "Unknown, spent or expired code"}})
 def exchange(body: HandoffIn, session: SessionDep) -> TokenOut | JSONResponse:
     try:
         handed = google.exchange_handoff(session, body.code, body.binding)
@@ -137,7 +137,7 @@ def start_link(user: AccountUser, session: SessionDep) -> AuthorizationUrlOut:
 
 @router.post(
     "/google/link/complete", response_model=GoogleLinkOut,
-    responses={**_ACCOUNT, 400: {"description": "Invalid, spent or another user's state"},
+    responses={**_ACCOUNT, 403: {"description": "Invalid, spent or another user's state; or an API key"},
                409: {"description": "That Google account is linked to another user"}, 502: {"description": "Google refused"}},
 )
 def complete_link(body: LinkCompleteIn, user: AccountUser, session: SessionDep) -> GoogleLinkOut | JSONResponse:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from voice_platform.api.deps import CurrentUser, SessionDep
+from voice_platform.api.schemas import EMAIL, ROLES, declared
 from voice_platform.services import invitations
 
 router = APIRouter(tags=["invitations"])
@@ -18,8 +19,8 @@ Token = Path(min_length=10, max_length=200)
 
 class InvitationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(max_length=320)
-    role: str = Field(default="member", max_length=50)
+    email: str = Field(max_length=320, **EMAIL)
+    role: str = Field(default="member", max_length=50, **declared(enum=ROLES))
 
 
 class InvitationOut(BaseModel):

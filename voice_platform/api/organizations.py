@@ -78,5 +78,5 @@ def remove_member(org_id: uuid.UUID, user_id: uuid.UUID, user: CurrentUser, sess
 
 @router.post("/{org_id}/leave", status_code=status.HTTP_204_NO_CONTENT, responses=_SCOPED)
 def leave_organization(org_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> None:
-    """The caller leaves the organization (refused, 422, for its last org admin)."""
+    """The caller leaves the organization (refused, 409, for its last org admin)."""
     org_service.leave_organization(session, user, org_id)

@@ -35,7 +35,7 @@ def request_reset(body: ResetRequestIn, session: SessionDep) -> ResetRequestOut:
 
 
 @router.post("/confirm", response_model=TokenOut,
-             responses={400: {"description": "Unknown, expired or already used link"},
+             responses={403: {"description": "Unknown, expired or already used link"},
                         422: {"description": "The new password breaks the password rules"}})
 def confirm_reset(body: ResetConfirmIn, session: SessionDep) -> TokenOut:
     """Sets the new password and signs out every other session; the returned token is signed in."""

@@ -10,9 +10,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from voice_platform.api.deps import CurrentUser, SessionDep
+from voice_platform.api.schemas import E164, declared
 from voice_platform.services import phone_numbers as numbers
 
 router = APIRouter(prefix="/phone-numbers", tags=["phone numbers"])
@@ -52,12 +53,16 @@ class ImportableNumberOut(BaseModel):
 
 
 class BuyIn(BaseModel):
-    phone_number: str = Field(max_length=32, examples=["+14155550100"])
+    phone_number: str = Field(max_length=32, **E164)
 
 
 class ImportIn(BaseModel):
-    phone_number: str | None = Field(default=None, max_length=32, examples=["+14155550100"])
-    sid: str | None = Field(default=None, max_length=34, description="Twilio's IncomingPhoneNumber SID (PN...)")
+    """The number, or its SID: exactly one of the two."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["phone_number"]}, {"required": ["sid"]}]})
+    phone_number: str = Field(default=None, max_length=32, **E164)  # type: ignore[assignment]
+    sid: str = Field(default=None, max_length=34, description="Twilio's IncomingPhoneNumber SID (PN...)",  # type: ignore[assignment]
+                     **declared(pattern=numbers.SID_PATTERN))
 
 
 class AssignIn(BaseModel):
@@ -90,9 +95,11 @@ def search_available(
     org_id: uuid.UUID,
     user: CurrentUser,
     session: SessionDep,
-    country: Annotated[str, Query(max_length=2, description="ISO country code")] = "US",
-    area_code: Annotated[str | None, Query(max_length=5)] = None,
-    contains: Annotated[str | None, Query(max_length=18, description="Digits the number contains; * = any digit")] = None,
+    country: Annotated[str, Query(max_length=2, description="ISO country code",
+                                  **declared(pattern=numbers.COUNTRY_PATTERN))] = "US",
+    area_code: Annotated[str | None, Query(max_length=5, **declared(pattern=numbers.AREA_CODE_PATTERN))] = None,
+    contains: Annotated[str | None, Query(max_length=18, description="Digits the number contains; * = any digit",
+                                          **declared(pattern=numbers.CONTAINS_PATTERN))] = None,
 ) -> list[AvailableNumberOut]:
     found = numbers.search_available(session, user, org_id, country=country, area_code=area_code, contains=contains)
     return [AvailableNumberOut(phone_number=n.e164, friendly_name=n.friendly_name, locality=n.locality,

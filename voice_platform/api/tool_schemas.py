@@ -41,7 +41,7 @@ class AgentToolIn(BaseModel):
     tool_id: uuid.UUID | None = None
     tool_name: str | None = Field(default=None, max_length=100)
     config: dict[str, Any] = Field(default_factory=dict, description="Secret fields are accepted here and stored encrypted")
-    is_enabled: bool = True
+    is_enabled: StrictBool = True
     unselected_functions: list[str] = Field(default_factory=list)
 
 
@@ -49,7 +49,7 @@ class AgentToolUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     config: dict[str, Any] | None = None
-    is_enabled: bool | None = None
+    is_enabled: StrictBool | None = None
     unselected_functions: list[str] | None = None
 
 

@@ -2,7 +2,7 @@
 
 Thin: every rule is in ``services/tools.py`` and ``services/oauth.py``. The
 callback is reached by the browser coming back from Google with no session of ours,
-so it only checks the signed single-use state (a bad one is a plain 400) and sends
+so it only checks the signed single-use state (a bad one is a 403) and sends
 code and state on to the agent's tools page; the page — or an API client, through
 ``POST /tools/callback/complete`` — finishes the exchange as the signed-in user who
 started it (see services/oauth.py for why).
@@ -104,7 +104,7 @@ def start_oauth(tool_name: str, agent_id: Annotated[uuid.UUID, Query()], user: C
 DECLINED, PROVIDER_ERROR = "declined", "provider"
 
 
-@router.get("/callback", status_code=status.HTTP_303_SEE_OTHER, responses={400: {"description": "Invalid, expired or replayed state"}})
+@router.get("/callback", status_code=status.HTTP_303_SEE_OTHER, responses={403: {"description": "Invalid, expired or replayed state"}})
 def oauth_callback(
     session: SessionDep, state: str | None = None, code: str | None = None, error: str | None = None,
 ) -> RedirectResponse:
@@ -117,7 +117,7 @@ def oauth_callback(
 
 @router.post(
     "/callback/complete", response_model=ConnectedOut,
-    responses={**_SCOPED, 400: {"description": "Invalid, expired, replayed or another user's state"}, 502: {"description": "Google refused"}},
+    responses={**_SCOPED, 403: {"description": "Not allowed, or an invalid, expired, replayed or another user's state"}, 502: {"description": "Google refused"}},
 )
 def complete_oauth(body: OAuthCompleteIn, user: CurrentUser, session: SessionDep) -> ConnectedOut | JSONResponse:
     try:

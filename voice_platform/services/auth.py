@@ -21,6 +21,9 @@ from voice_platform.settings import get_settings
 INVALID_CREDENTIALS = "Invalid e-mail or password"
 MIN_PASSWORD = 8
 MAX_PASSWORD = 128
+MAX_NAME = 200  # a person's full name
+MAX_ORG_NAME = 200
+MAX_BUSINESS_DETAILS = 5000
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ def create_user(
 ) -> User:
     address = normalize_email(email)
     validate_password(password)
-    name = validation.text(full_name, "full_name", max_length=200) or None
+    name = validation.text(full_name, "full_name", max_length=MAX_NAME) or None
     if find_user_by_email(session, address) is not None:
         raise Conflict("An account with this e-mail already exists", field="email")
     user = User(
@@ -74,8 +77,8 @@ def create_user(
 
 def create_organization_for(session: Session, user: User, name: str, business_details: str | None = None) -> Organization:
     org = Organization(
-        name=validation.text(name, "name", max_length=200, required=True),
-        business_details=validation.text(business_details, "business_details", max_length=5000) or None,
+        name=validation.text(name, "name", max_length=MAX_ORG_NAME, required=True),
+        business_details=validation.text(business_details, "business_details", max_length=MAX_BUSINESS_DETAILS) or None,
     )
     session.add(org)
     session.flush()
@@ -137,9 +140,6 @@ def signout(session: Session, user: User) -> None:
     user.token_version += 1
     session.add(user)
     session.flush()
-
-
-MAX_NAME = 200
 
 
 def update_profile(session: Session, user: User, *, full_name: str | None) -> User:

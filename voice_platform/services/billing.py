@@ -42,6 +42,8 @@ from voice_platform.services import audit, validation
 from voice_platform.services.rbac import permissions_of, require
 
 DEFAULT_PLAN = "free"
+# The plans the migrations create (their rows hold prices and limits); the API declares them.
+PLAN_IDS = ("free", "starter", "pro")
 # A pending session (webhook answered, no worker yet) whose Twilio callbacks never came: Twilio
 # gives up dialing within a minute, so after 10 it is certainly over.
 PENDING_STALE = timedelta(minutes=10)

@@ -14,7 +14,8 @@ from sqlmodel import Session, select
 from voice_platform.errors import Conflict, NotFound, ValidationFailed
 from voice_platform.models import Membership, Organization, Role, User
 from voice_platform.services import audit, validation
-from voice_platform.services.auth import create_organization_for, find_user_by_email
+from voice_platform.services.auth import MAX_BUSINESS_DETAILS, create_organization_for, find_user_by_email
+from voice_platform.services.auth import MAX_ORG_NAME as MAX_NAME
 from voice_platform.services.rbac import ASSIGNABLE_ROLES, ORG_ADMIN, api_key_of, refuse_api_key, require, role_id, role_of
 
 
@@ -68,9 +69,10 @@ def update_organization(session: Session, actor: User, org_id: uuid.UUID, change
     assert org is not None
     before = _settings_of(org)
     if "name" in changes:
-        org.name = validation.text(changes["name"], "name", max_length=200, required=True)
+        org.name = validation.text(changes["name"], "name", max_length=MAX_NAME, required=True)
     if "business_details" in changes:
-        org.business_details = validation.text(changes["business_details"], "business_details", max_length=5000) or None
+        org.business_details = validation.text(changes["business_details"], "business_details",
+                                               max_length=MAX_BUSINESS_DETAILS) or None
     if "timezone" in changes:
         org.timezone = validation.time_zone(changes["timezone"])
     session.add(org)
@@ -185,4 +187,5 @@ def _refuse_removing_last_admin(session: Session, org_id: uuid.UUID, membership:
         select(Membership.id).where(Membership.organization_id == org_id, Membership.role_id == admin_role).with_for_update()
     ).all())
     if admins <= 1:
-        raise ValidationFailed("An organization needs at least one org admin", field="role")
+        # A conflict with the organization as it is (another admin first), not a malformed request.
+        raise Conflict("An organization needs at least one org admin", field="role")

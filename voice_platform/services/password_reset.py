@@ -29,7 +29,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
-from voice_platform.errors import DomainError, IntegrationNotConfigured, MailNotSent, ValidationFailed
+from voice_platform.errors import SPENT_OR_FORGED_PROOF, DomainError, IntegrationNotConfigured, MailNotSent, ValidationFailed
 from voice_platform.models import PasswordReset, SigninThrottle, User
 from voice_platform.models.base import aware, utcnow
 from voice_platform.services import mail, validation
@@ -48,9 +48,9 @@ MAX_TOKEN = 200
 
 
 class ResetLinkInvalid(DomainError):
-    """Unknown, expired or used link: the same words for each (400)."""
+    """Unknown, expired or used link: the same words for each."""
 
-    status_code = 400
+    status_code = SPENT_OR_FORGED_PROOF
 
 
 @dataclass(frozen=True)
