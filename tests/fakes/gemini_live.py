@@ -2,9 +2,22 @@
 
 It speaks the BidiGenerateContent wire format the real ``livekit-plugins-google`` client
 uses: it reads ``setup`` and answers ``setupComplete``; each ``clientContent`` /
-``client_content`` that completes a turn, and each ``toolResponse``, makes it play the
-next scripted reply: ``{"say": text}`` (``outputTranscription`` then ``generationComplete``
-and ``turnComplete``, as in AUDIO mode) or ``{"call": name, "args": {...}}`` (``toolCall``).
+``client_content`` that completes a turn, each ``toolResponse``, and the end of each
+utterance in the caller's audio makes it play the next scripted reply:
+``{"say": text}`` (``outputTranscription`` then ``generationComplete`` and ``turnComplete``,
+as in AUDIO mode), ``{"audio": seconds_or_pcm, "transcript": text}`` (the reply spoken:
+``modelTurn`` chunks of 24 kHz PCM16 with the ``outputTranscription`` interleaved, then
+``generationComplete`` and ``turnComplete``) or ``{"call": name, "args": {...}}`` (``toolCall``).
+Any action may carry ``"heard": text``: the ``inputTranscription`` of the caller's audio,
+sent first, as Gemini transcribes what it answers.
+
+The caller's audio (``realtimeInput`` chunks, kept in ``caller_audio`` with their mime
+type) goes through a small voice-activity detector, like Gemini's own: a chunk louder
+than ``SPEECH_RMS`` is speech, and ``END_OF_SPEECH_SECONDS`` of quiet after speech ends
+the caller's turn. Speech that starts while a spoken reply is still playing on the
+caller's side (by the fake's clock: sent at t, playing until t + its length) is a
+barge-in: the fake sends ``serverContent.interrupted`` (counted in ``interruptions``),
+as Gemini does when its turn is cut off after ``turnComplete``.
 ``{"go_away": True}`` sends ``goAway`` and closes the connection, ``{"drop": True}`` just drops it
 (the client must reconnect with its last resumption handle; ``setups`` shows it did).
 After each finished reply the server hands out a new ``sessionResumptionUpdate`` handle.
@@ -17,11 +30,15 @@ The client is pointed here the standard way (``GOOGLE_GEMINI_BASE_URL`` and
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
 import ipaddress
 import json
+import math
 import ssl
 from pathlib import Path
+
+import numpy as np
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -31,6 +48,28 @@ from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
 PATH_SUFFIX = "GenerativeService.BidiGenerateContent"
+REPLY_RATE = 24000  # Gemini Live speaks 24 kHz mono PCM16
+REPLY_MIME = f"audio/pcm;rate={REPLY_RATE}"
+REPLY_CHUNK_SECONDS = 0.1  # audio arrives in chunks like this, faster than real time
+SPEECH_RMS = 500.0  # louder than this is the caller speaking (line noise is far below)
+END_OF_SPEECH_SECONDS = 0.3  # this much quiet after speech ends the caller's turn
+
+
+def spoken_pcm(seconds: float, rate: int = REPLY_RATE) -> bytes:
+    """A voice-like PCM16 signal (a 180 Hz fundamental and two harmonics), loud enough to be speech."""
+    t = np.arange(round(seconds * rate)) / rate
+    wave = np.sin(2 * np.pi * 180 * t) + 0.5 * np.sin(2 * np.pi * 360 * t) + 0.25 * np.sin(2 * np.pi * 540 * t)
+    return (wave / 1.75 * 9000).astype("<i2").tobytes()
+
+
+def _rms(pcm: bytes) -> float:
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
+    return math.sqrt(float(np.mean(samples**2))) if samples.size else 0.0
+
+
+def _rate(mime_type: str) -> int:
+    _, _, rate = mime_type.partition("rate=")
+    return int(rate) if rate.isdigit() else 16000
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
@@ -64,6 +103,12 @@ class FakeGeminiLive:
         self._calls = 0
         self._handles = 0
         self.handles_given: list[str] = []
+        self.caller_audio: list[tuple[str, bytes]] = []  # (mime type, PCM) of each realtimeInput audio chunk
+        self.spoken: list[bytes] = []  # the PCM of each spoken reply, in order
+        self.interruptions = 0
+        self._caller_speaking = False
+        self._quiet_samples = 0
+        self._playing_until = 0.0  # loop time until which the last spoken reply plays on the caller's side
 
     async def __aenter__(self) -> "FakeGeminiLive":
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -101,25 +146,81 @@ class FakeGeminiLive:
                     return
                 await ws.send(json.dumps({"setupComplete": {}}))
                 continue
+            realtime = message.get("realtimeInput") or message.get("realtime_input")
+            if realtime:
+                await self._hear(ws, realtime)
+                continue
             content = message.get("clientContent") or message.get("client_content")
             if (content and (content.get("turnComplete") or content.get("turn_complete"))) or (
                 "toolResponse" in message or "tool_response" in message
             ):
                 await self._reply(ws)
 
+    async def _hear(self, ws, realtime: dict) -> None:
+        """One chunk of the caller's audio: kept, and run through the voice-activity detector."""
+        blob = realtime.get("audio")
+        if not blob:
+            return
+        mime_type = blob.get("mimeType") or blob.get("mime_type") or ""
+        pcm = base64.urlsafe_b64decode((blob.get("data") or "").replace("+", "-").replace("/", "_"))  # either alphabet
+        self.caller_audio.append((mime_type, pcm))
+        if _rms(pcm) > SPEECH_RMS:
+            self._quiet_samples = 0
+            if not self._caller_speaking:
+                self._caller_speaking = True
+                if asyncio.get_running_loop().time() < self._playing_until:  # talking over the agent
+                    self._playing_until = 0.0
+                    self.interruptions += 1
+                    await ws.send(json.dumps({"serverContent": {"interrupted": True}}))
+        elif self._caller_speaking:
+            self._quiet_samples += len(pcm) // 2
+            if self._quiet_samples >= END_OF_SPEECH_SECONDS * _rate(mime_type):
+                self._caller_speaking = False
+                await self._reply(ws)
+
+    def caller_samples(self, mime_type: str) -> int:
+        """How many samples of the caller's audio arrived with this mime type."""
+        return sum(len(pcm) // 2 for mime, pcm in self.caller_audio if mime == mime_type)
+
+    async def _complete_turn(self, ws) -> None:
+        await ws.send(json.dumps({"serverContent": {"generationComplete": True}}))
+        await ws.send(json.dumps({"serverContent": {"turnComplete": True}}))
+        self._handles += 1
+        handle = f"resume-{self._handles}"
+        self.handles_given.append(handle)
+        await ws.send(json.dumps({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}}))
+
+    async def _speak(self, ws, audio: float | bytes, transcript: str) -> None:
+        """A spoken reply: PCM chunks with the transcription interleaved, as Gemini streams them."""
+        pcm = audio if isinstance(audio, bytes) else spoken_pcm(audio)
+        step = round(REPLY_CHUNK_SECONDS * REPLY_RATE) * 2
+        chunks = [pcm[i:i + step] for i in range(0, len(pcm), step)]
+        words, said = transcript.split(), 0
+        for index, chunk in enumerate(chunks):
+            data = base64.b64encode(chunk).decode()
+            part = {"inlineData": {"mimeType": REPLY_MIME, "data": data}}
+            await ws.send(json.dumps({"serverContent": {"modelTurn": {"parts": [part]}}}))
+            upto = (index + 1) * len(words) // len(chunks)
+            if upto > said:  # Gemini's pieces carry their leading space
+                text = (" " if said else "") + " ".join(words[said:upto])
+                await ws.send(json.dumps({"serverContent": {"outputTranscription": {"text": text}}}))
+                said = upto
+        self.spoken.append(pcm)
+        self._playing_until = asyncio.get_running_loop().time() + len(pcm) / 2 / REPLY_RATE
+        await self._complete_turn(ws)
+
     async def _reply(self, ws) -> None:
         if not self.replies:
             return
         for action in self.replies.pop(0):
+            if "heard" in action:
+                await ws.send(json.dumps({"serverContent": {"inputTranscription": {"text": action["heard"]}}}))
             if "say" in action:
                 await ws.send(json.dumps({"serverContent": {"outputTranscription": {"text": action["say"]}}}))
                 await asyncio.sleep(0.01)
-                await ws.send(json.dumps({"serverContent": {"generationComplete": True}}))
-                await ws.send(json.dumps({"serverContent": {"turnComplete": True}}))
-                self._handles += 1
-                handle = f"resume-{self._handles}"
-                self.handles_given.append(handle)
-                await ws.send(json.dumps({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}}))
+                await self._complete_turn(ws)
+            elif "audio" in action:
+                await self._speak(ws, action["audio"], action.get("transcript", ""))
             elif "go_away" in action:
                 await ws.send(json.dumps({"goAway": {"timeLeft": "0s"}}))
                 await ws.close(1000, "going away")

@@ -3,6 +3,11 @@
 Turns are written one by one in the order they were said (a chain of small
 transactions off the event loop), so a worker that crashes mid-call leaves the
 transcript up to that moment. A failed write is logged and never ends the call.
+
+An agent turn the caller cut off (barge-in) is stored as the text LiveKit keeps for
+it (in a room, what the caller heard before the cut) followed by ``INTERRUPTED``:
+a reader of the transcript sees the agent did not finish, and a turn needs no
+column of its own for it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ log = logging.getLogger(__name__)
 
 WRITE_TIMEOUT_SECONDS = 5.0
 RECORDED_ROLES = ("user", "assistant")
+INTERRUPTED = "[interrupted]"
 
 
 class ConversationRecorder:
@@ -34,6 +40,8 @@ class ConversationRecorder:
         item = event.item
         if isinstance(item, ChatMessage) and item.role in RECORDED_ROLES:
             text = (item.text_content or "").strip()
+            if text and item.role == "assistant" and item.interrupted:
+                text = f"{text} {INTERRUPTED}"
             if text:
                 self.turn(item.role, text)
 
