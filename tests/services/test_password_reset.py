@@ -116,7 +116,7 @@ def test_a_link_works_once(mail_configured, test_database):
                     lambda s: password_reset.check(s, token)):
         with session_scope() as session, pytest.raises(password_reset.ResetLinkInvalid) as caught:
             attempt(session)
-        assert caught.value.status_code == 400 and caught.value.message == password_reset.INVALID_LINK
+        assert caught.value.status_code == 403 and caught.value.message == password_reset.INVALID_LINK
     assert _signin(email, NEW)  # the second use changed nothing
 
 
@@ -394,6 +394,84 @@ def test_of_several_processes_exactly_one_sends_a_lost_mail(mail_configured, mon
         thread.join(timeout=30)
     assert sorted(sent) == [0, 0, 0, 1]
     assert len(mail_configured.messages_to(email)) == 1
+
+
+# Two web processes' recovery loops, as two real OS processes: own interpreter, engine and pool.
+# Each connects first, says "ready", and runs one round of ``resend_unsent`` when told "go", so
+# both rounds start together on the same rows.
+_RECOVERY_PROCESS = """
+import sys
+from sqlalchemy import text
+from voice_platform.db import get_engine
+from voice_platform.services import password_reset
+
+with get_engine().connect() as conn:  # pool warm: the race starts at "go", not at connect
+    conn.execute(text("SELECT 1"))
+print("ready", flush=True)
+if sys.stdin.readline().strip() == "go":
+    print("sent", password_reset.resend_unsent(), flush=True)
+"""
+
+
+def _line(proc, deadline: float) -> str:
+    """The process's next output line, or AssertionError at the deadline (never a blind wait)."""
+    import selectors
+
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                line = proc.stdout.readline()
+                if not line:
+                    raise AssertionError(f"recovery process exited ({proc.wait()}): {proc.stderr.read()}")
+                return line.strip()
+    raise AssertionError("recovery process did not answer in time")
+
+
+def test_two_web_processes_recovering_at_once_send_each_lost_mail_exactly_once(mail_configured, monkeypatch,
+                                                                               test_database):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not test_database.is_postgres:
+        pytest.skip("two processes on one database: PostgreSQL only (SQLite serializes writers anyway)")
+    emails = [f"lost-{n:02d}@example.com" for n in range(30)]
+    for email in emails:
+        _account(email)
+    _lost_in_flight(monkeypatch)
+    for email in emails:
+        _request(email)
+    _lease_runs_out()
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}  # DATABASE_URL and SMTP_* point at this test's DB and server
+    procs = [subprocess.Popen([sys.executable, "-c", _RECOVERY_PROCESS], cwd=root, env=env, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 60
+        assert [_line(p, deadline) for p in procs] == ["ready", "ready"]
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        answers = [_line(p, deadline) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=10)
+    sent = [int(a.removeprefix("sent ")) for a in answers]
+
+    assert sum(sent) == len(emails)
+    assert all(n > 0 for n in sent), f"both processes should have taken some of the mails: {sent}"
+    for email in emails:  # every lost mail left once: none doubled, none missed
+        assert len(mail_configured.messages_to(email)) == 1, email
+    assert len(mail_configured.received) == len(emails)
+    for email in emails:
+        [row] = _rows(email)
+        assert row.mailed_at is not None and row.mail_lease_until is None
 
 
 def test_lost_mails_of_expired_links_and_inactive_accounts_are_not_sent(mail_configured, monkeypatch, test_database):
