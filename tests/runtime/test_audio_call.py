@@ -25,8 +25,7 @@ from livekit.agents.voice.io import AudioInput, AudioOutput, AudioOutputCapabili
 from livekit.agents.voice.transcription import TranscriptSynchronizer
 
 from tests.fakes.gemini_live import REPLY_RATE, spoken_pcm
-from tests.runtime.conftest import attach
-from tests.support.api import create_agent, signup, unique_phone
+from tests.runtime.phone_agents import GREETING, phone_agent
 from tests.support.waiting import until
 from tests.worker.conftest import load_call, open_webhook_session
 from voice_platform.db import session_scope
@@ -38,7 +37,6 @@ from worker import entrypoint as entry
 CALLER_RATE = 24000  # what RoomIO hands the session from the caller's track
 FRAME_SECONDS = 0.02
 MODEL_MIME = "audio/pcm;rate=16000"  # what Gemini Live must be sent
-GREETING = "Bright Smile dental, hello!"
 LONG_REPLY = ("Tuesday we have nine, ten and eleven in the morning, and two, three or four in the afternoon, "
               "and on Wednesday the whole day is still open, so which of those suits you best?")
 LONG_REPLY_SECONDS = 5.0
@@ -200,16 +198,8 @@ class OverThePhone:
         return session
 
 
-def _phone_agent(client) -> dict:
-    admin = signup(client, "audio")
-    agent = create_agent(client, admin, phone_number=unique_phone(), greeting=GREETING,
-                         system_prompt="You book dental appointments.")
-    attach(client, admin, agent["id"], "Call_control")
-    return agent
-
-
 async def test_a_call_in_audio_is_heard_answered_cut_off_and_recorded(client, registry, gemini):
-    agent = _phone_agent(client)
+    agent = phone_agent(client, "audio")
     session_id = open_webhook_session(agent["phone_number"])
     gemini.replies = [
         [{"audio": 0.6, "transcript": GREETING}],

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 
 from livekit.agents.testing import fake_job_context
 
-from tests.runtime.conftest import attach
-from tests.support.api import create_agent, signup, unique_phone
+from tests.runtime.phone_agents import phone_agent
 from tests.support.waiting import until
 from tests.worker.conftest import load_call, open_webhook_session
 from voice_platform.db import session_scope
@@ -21,16 +19,8 @@ from worker import entrypoint as entry
 
 
 
-def _phone_agent(client):
-    admin = signup(client, "call")
-    agent = create_agent(client, admin, phone_number=unique_phone(), greeting="Bright Smile dental, hello!",
-                         system_prompt="You book dental appointments.")
-    attach(client, admin, agent["id"], "Call_control")
-    return agent
-
-
 async def test_a_call_survives_gemini_reconnects_and_is_recorded(client, registry, gemini):
-    agent = _phone_agent(client)
+    agent = phone_agent(client)
     session_id = open_webhook_session(agent["phone_number"])
     gemini.replies = [
         # the server's connection limit mid-call: goAway, then the socket closes
@@ -76,7 +66,7 @@ async def test_a_model_that_refuses_fails_the_call_with_the_reason(client, regis
     from tests.fakes.gemini_live import FakeGeminiLive
     from voice_platform.settings import reset_settings_cache
 
-    agent = _phone_agent(client)
+    agent = phone_agent(client)
     session_id = open_webhook_session(agent["phone_number"])
     async with FakeGeminiLive(tmp_path, refuse=True) as server:
         for key, value in {**server.environment(), "GOOGLE_API_KEY": "bad-key-123"}.items():
@@ -93,7 +83,7 @@ async def test_a_model_that_refuses_fails_the_call_with_the_reason(client, regis
 async def test_without_a_gemini_key_the_call_fails_at_once_saying_which_setting(client, registry, monkeypatch):
     from voice_platform.settings import reset_settings_cache
 
-    agent = _phone_agent(client)
+    agent = phone_agent(client)
     session_id = open_webhook_session(agent["phone_number"])
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
     reset_settings_cache()
