@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "change-me-development-only-secret-key"
@@ -92,6 +93,11 @@ class Settings(BaseSettings):
     # Rooms the dispatch rule creates for inbound calls are named <prefix><random>.
     livekit_room_prefix: str = "call-"
 
+    # Networks a customer-typed URL (custom tools, webhooks) may reach although they are private,
+    # loopback or link-local: comma-separated CIDRs, e.g. "10.20.0.0/16". Empty: none (the SSRF
+    # guard in services/outbound.py refuses every such address).
+    outbound_allowed_networks: str = ""
+
     google_api_key: str | None = None
     # A tool call still running after this many seconds is cut off with an error to the model.
     tool_timeout_seconds: float = 10.0
@@ -120,6 +126,15 @@ class Settings(BaseSettings):
     # Webhook traces written by our own OTLP/HTTP encoder, queued through the one seam on the SDK's
     # private internals (voice_platform/telemetry/fast_path.py); false: the SDK's public API only.
     telemetry_fast_path: bool = True
+
+    @field_validator("outbound_allowed_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        """A typo in an SSRF allow-list should stop the process at start, not surface at a call."""
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad entry
+        return value
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> "Settings":

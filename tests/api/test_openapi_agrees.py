@@ -28,6 +28,11 @@ schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.N
 # else it must be left out), and a calls filter whose start date is after its end date.
 STATEFUL = {("POST", "/api/v1/auth/password")}
 CALLS = ("GET", "/api/v1/calls/organization/{org_id}")
+# Adding a custom tool depends on where its URL leads (does the host resolve, to a public
+# address, does an MCP server answer there) and on rules across fields (a URL placeholder must be
+# a parameter): no schema says that, so a well-formed request may be refused (422). Requests the
+# schema calls malformed must still be refused.
+DESTINATION_RULES = {("POST", "/api/v1/organizations/{org_id}/custom-tools")}
 
 
 def _is_uuid(value: object) -> bool:
@@ -72,6 +77,9 @@ def test_schema_and_validation_agree(case, admin):
     if _tests_a_missing_token(case):
         headers = {}
     response = case.call(headers=headers)
+    if ((case.method, case.path) in DESTINATION_RULES and response.status_code == 422
+            and case.meta is not None and case.meta.generation.mode.is_positive):
+        return
     case.validate_response(response, checks=[positive_data_acceptance, negative_data_rejection], headers=headers)
 
 

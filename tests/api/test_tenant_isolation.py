@@ -64,6 +64,16 @@ MATRIX: list[tuple[str, str, dict | None, int | None]] = [
     ("POST", "/api/v1/organizations/{org_id}/api-keys", {"name": "Intruder key", "role": "org_admin"}, 403),
     ("DELETE", "/api/v1/organizations/{org_id}/api-keys/{key_id}", None, 403),
     ("GET", "/api/v1/organizations/{org_id}/audit-log", None, 403),
+    # Custom tools: members see them; adding, changing, refreshing, deleting and test runs is tool:configure.
+    ("GET", "/api/v1/organizations/{org_id}/custom-tools", None, None),
+    ("POST", "/api/v1/organizations/{org_id}/custom-tools", {"kind": "http", "name": "Intruder", "method": "GET",
+                                                              "url": "http://93.184.215.14/orders"}, 403),
+    ("GET", "/api/v1/organizations/{org_id}/custom-tools/{custom_tool_id}", None, None),
+    ("PUT", "/api/v1/organizations/{org_id}/custom-tools/{custom_tool_id}", {"description": "Hijacked"}, 403),
+    ("DELETE", "/api/v1/organizations/{org_id}/custom-tools/{custom_tool_id}", None, 403),
+    ("POST", "/api/v1/organizations/{org_id}/custom-tools/{custom_tool_id}/refresh", None, 403),
+    # A function the tool does not have: refused (422) before anything is called.
+    ("POST", "/api/v1/organizations/{org_id}/custom-tools/{custom_tool_id}/test", {"function": "nope", "arguments": {}}, 403),
 ]
 # What an org admin's key may not do although an org admin may (it is a person's act): 403.
 KEY_REFUSED = {
@@ -170,6 +180,10 @@ def _build_world(client):
     assert number.status_code == 200, number.text
     (listed,) = client.get(f"/api/v1/phone-numbers/organization/{admin.org_id}", headers=admin.headers).json()
     target_key = _make_key(client, admin, "Target", "member")
+    # An HTTP tool of the victim's organization (a public address: saving it connects to nothing).
+    custom = client.post(f"/api/v1/organizations/{admin.org_id}/custom-tools", headers=admin.headers, json={
+        "kind": "http", "name": "Orders", "method": "GET", "url": "http://93.184.215.14/orders"})
+    assert custom.status_code == 201, custom.text
     ctx = {
         "key_id": target_key["id"],
         "number_id": listed["id"],
@@ -182,6 +196,7 @@ def _build_world(client):
         "outsider_email": outsider.email,
         "agent_tool_id": attached.json()["id"],
         "function_name": "book_appointment",
+        "custom_tool_id": custom.json()["id"],
     }
     return admin, member, outsider, ctx
 

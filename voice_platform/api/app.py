@@ -10,6 +10,7 @@ from voice_platform.api import agents, auth, calls, health, invitations, organiz
 from voice_platform.api import password_reset
 from voice_platform.api import api_keys, audit_log
 from voice_platform.api import billing
+from voice_platform.api import custom_tools
 from voice_platform.api.errors import install_error_handlers
 
 API_PREFIX = "/api/v1"
@@ -23,6 +24,7 @@ def build_router() -> APIRouter:
     router.include_router(api_keys.router)  # /organizations/{org_id}/api-keys
     router.include_router(audit_log.router)  # /organizations/{org_id}/audit-log (read-only)
     router.include_router(billing.router)  # /billing/plans, /organizations/{org_id}/billing
+    router.include_router(custom_tools.router)  # /organizations/{org_id}/custom-tools
     return router
 
 

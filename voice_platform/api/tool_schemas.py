@@ -24,6 +24,9 @@ class PlatformToolOut(BaseModel):
     secret_fields: list[str]
     tool_functions_schema: dict[str, list[FunctionOut]]
     is_active: bool
+    display_name: str  # a custom tool's title (its ``name`` is a generated key), else the name
+    kind: str  # code | http | mcp
+    organization_id: uuid.UUID | None  # the owner of a custom tool; null: a code tool
 
 
 class SyncOut(BaseModel):

@@ -4,6 +4,7 @@ from voice_platform.models.accounts import ApiKey, AuditEvent, PasswordReset, Si
 from voice_platform.models.agents import VoiceAgent
 from voice_platform.models.billing import BillingEvent, Plan, Subscription
 from voice_platform.models.calls import CallSession, CallTurn, ToolInvocation
+from voice_platform.models.custom_tools import CustomTool
 from voice_platform.models.identity import (
     Membership,
     Organization,
@@ -27,6 +28,7 @@ __all__ = [
     "BillingEvent",
     "CallSession",
     "CallTurn",
+    "CustomTool",
     "Invitation",
     "Membership",
     "OAuthState",

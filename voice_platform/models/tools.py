@@ -1,4 +1,9 @@
-"""Platform tools (synced from code by the registry) and their per-agent configuration."""
+"""The tool catalogue and each agent's configuration of its tools.
+
+A catalogue row is either a code tool (``organization_id`` NULL: synced from code by the
+registry, shared by every organization) or the catalogue face of one organization's custom
+tool (HTTP or MCP, see ``models/custom_tools.py``), which only that organization sees.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,13 @@ class PlatformTool(Timestamped, table=True):
     auth_config: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
     secret_fields: list[str] = Field(default_factory=list, sa_type=JSONType, nullable=False)
     is_active: bool = Field(default=True, nullable=False)
+    # NULL: a code tool every organization may use; set: a custom tool of that organization only.
+    organization_id: uuid.UUID | None = Field(
+        default=None, foreign_key="organizations.id", index=True, ondelete="CASCADE",
+    )
+    kind: str = Field(default="code", max_length=10, nullable=False)  # code | http | mcp
+    # What people see when ``name`` is a generated key (custom tools); None: show ``name``.
+    title: str | None = Field(default=None, max_length=100)
 
 
 class AgentTool(Timestamped, table=True):

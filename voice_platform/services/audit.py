@@ -27,6 +27,7 @@ ACTIONS: tuple[str, ...] = (
     "agent.created", "agent.updated", "agent.deleted",
     "tool.attached", "tool.configured", "tool.detached", "tool.function_switched",
     "tool.account_connected", "tool.account_disconnected",
+    "tool.custom_created", "tool.custom_updated", "tool.custom_refreshed", "tool.custom_deleted",
     "member.added", "member.role_changed", "member.removed", "member.left",
     "invitation.created", "invitation.revoked",
     "number.bought", "number.imported", "number.assigned", "number.unassigned", "number.released",

@@ -2,7 +2,10 @@
 
 Reads need ``tool:read``, writes ``tool:configure``, always on the agent's own
 organization (another tenant's ids are NotFound). Function names come from the
-catalogue row's ``tool_functions_schema`` (synced from code), never from livekit.
+catalogue row's ``tool_functions_schema`` (synced from code, or listed from a custom
+tool), never from livekit. The catalogue is the code tools (``organization_id`` NULL)
+plus, for each organization, its own custom tools: another organization's custom tool
+is never listed and attaching it is NotFound.
 Secrets are write-only: they go into the encrypted ``sensitive_config`` and views
 only say which are set. Services never commit; the caller's scope does.
 Every write is recorded in the audit log, a secret only as "changed".
@@ -18,10 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from voice_platform.errors import Conflict, NotFound, ValidationFailed
-from voice_platform.models import AgentTool, PlatformTool, User, VoiceAgent
+from voice_platform.models import AgentTool, Membership, PlatformTool, User, VoiceAgent
 from voice_platform.security import decrypt_json, encrypt_json
 from voice_platform.services import audit
-from voice_platform.services.rbac import permissions_of, require
+from voice_platform.services.rbac import api_key_of, permissions_of, require
 from voice_platform.services.tool_config import FunctionView, clean_config, function_names, function_views
 from voice_platform.settings import get_settings
 
@@ -42,6 +45,9 @@ class PlatformToolView:
     secret_fields: list[str]
     is_active: bool
     tool_functions_schema: dict[str, Any]  # raw {"functions": [{"name", "description", "parameters"}]}
+    display_name: str = ""  # what people see: a custom tool's title, else the name
+    kind: str = "code"  # code | http | mcp
+    organization_id: uuid.UUID | None = None  # a custom tool's owner; None: a code tool
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ def platform_tool_view(tool: PlatformTool) -> PlatformToolView:
         id=tool.id, name=tool.name, description=tool.description, requires_auth=tool.requires_auth,
         auth_type=tool.auth_type, config_schema=tool.config_schema, secret_fields=list(tool.secret_fields or []),
         is_active=tool.is_active, tool_functions_schema=tool.tool_functions_schema,
+        display_name=tool.title or tool.name, kind=tool.kind or "code", organization_id=tool.organization_id,
     )
 
 
@@ -139,20 +146,36 @@ def find_tool(session: Session, *, tool_id: uuid.UUID | None = None, tool_name: 
     return tool
 
 
+def visible_to(organization_ids: list[uuid.UUID]) -> Any:
+    """The catalogue rows these organizations see: every code tool and their own custom tools."""
+    shared = PlatformTool.organization_id.is_(None)  # type: ignore[union-attr]
+    return shared | PlatformTool.organization_id.in_(organization_ids) if organization_ids else shared  # type: ignore[union-attr]
+
+
+def _actor_organizations(session: Session, actor: User) -> list[uuid.UUID]:
+    if api_key_of(actor) is not None:
+        return [actor.organization_id]  # type: ignore[attr-defined]
+    return list(session.exec(select(Membership.organization_id).where(Membership.user_id == actor.id)).all())
+
+
 # -- catalogue ------------------------------------------------------------------------
 def list_platform_tools(session: Session, actor: User, *, only_active: bool = True) -> list[PlatformToolView]:
-    """The catalogue is the same for every signed-in user; it holds no tenant data."""
-    query = select(PlatformTool).order_by(PlatformTool.name)
+    """The code tools, and the custom tools of the organizations the actor belongs to (an API
+    key: its own). Code tools first, then custom tools by title."""
+    query = select(PlatformTool).where(visible_to(_actor_organizations(session, actor)))
     if only_active:
         query = query.where(PlatformTool.is_active == True)  # noqa: E712
-    return [platform_tool_view(t) for t in session.exec(query).all()]
+    rows = session.exec(query).all()
+    rows = sorted(rows, key=lambda t: (t.organization_id is not None, (t.title or t.name).lower(), t.name))
+    return [platform_tool_view(t) for t in rows]
 
 
 def agent_tools_page(session: Session, actor: User, agent_id: uuid.UUID) -> AgentToolsPage:
     """Everything the agent's tools page renders: each active tool (and any inactive one still attached)."""
     agent = _agent(session, actor, agent_id, "tool:read")
     attached = {at.tool_id: at for at in session.exec(select(AgentTool).where(AgentTool.agent_id == agent.id)).all()}
-    tools = session.exec(select(PlatformTool).order_by(PlatformTool.name)).all()
+    tools = session.exec(select(PlatformTool).where(visible_to([agent.organization_id]))).all()
+    tools = sorted(tools, key=lambda t: (t.organization_id is not None, (t.title or t.name).lower(), t.name))
     entries = []
     for tool in tools:
         at = attached.get(tool.id)
@@ -198,7 +221,7 @@ def _record(session: Session, actor: User, agent_tool: AgentTool, tool: Platform
     agent = session.get(VoiceAgent, agent_tool.agent_id)
     assert agent is not None  # the attachment was just found through it
     audit.record(session, actor, agent.organization_id, action, target_type="agent_tool", target_id=agent_tool.id,
-                 summary=f"{summary} ({tool.name} on agent {agent.name!r})", before=before, after=after,
+                 summary=f"{summary} ({tool.title or tool.name} on agent {agent.name!r})", before=before, after=after,
                  secret_fields=secret_fields or ())
 
 
@@ -223,7 +246,7 @@ def _apply(agent_tool: AgentTool, tool: PlatformTool, changes: dict[str, Any]) -
             raise ValidationFailed("unselected_functions must be a list of function names", field="unselected_functions")
         bad = [n for n in names if n not in known]
         if bad:
-            raise ValidationFailed(f"{tool.name} has no function named {bad[0]!r}", field="unselected_functions")
+            raise ValidationFailed(f"{tool.title or tool.name} has no function named {bad[0]!r}", field="unselected_functions")
         agent_tool.unselected_functions = list(dict.fromkeys(names))
     else:
         kept = [n for n in agent_tool.unselected_functions or [] if n in known]
@@ -247,17 +270,19 @@ def attach_tool(
 ) -> AgentToolView:
     agent = _agent(session, actor, agent_id, "tool:configure")
     tool = find_tool(session, tool_id=tool_id, tool_name=tool_name)
+    if tool.organization_id is not None and tool.organization_id != agent.organization_id:
+        raise NotFound(TOOL_NOT_FOUND)  # another organization's custom tool does not exist here
     if not tool.is_active:
-        raise ValidationFailed(f"{tool.name} is no longer available", field="tool_id")
+        raise ValidationFailed(f"{tool.title or tool.name} is no longer available", field="tool_id")
     if session.exec(select(AgentTool.id).where(AgentTool.agent_id == agent.id, AgentTool.tool_id == tool.id)).first():
-        raise Conflict(f"{tool.name} is already attached to this agent", field="tool_id")
+        raise Conflict(f"{tool.title or tool.name} is already attached to this agent", field="tool_id")
     agent_tool = AgentTool(agent_id=agent.id, tool_id=tool.id, config={}, unselected_functions=[])
     _apply(agent_tool, tool, {"config": config or {}, "is_enabled": is_enabled, "unselected_functions": unselected_functions or []})
     session.add(agent_tool)
     try:
         session.flush()
     except IntegrityError as exc:  # a concurrent attach won
-        raise Conflict(f"{tool.name} is already attached to this agent", field="tool_id") from exc
+        raise Conflict(f"{tool.title or tool.name} is already attached to this agent", field="tool_id") from exc
     after, secret_fields = _audit_state(agent_tool, tool)
     _record(session, actor, agent_tool, tool, "tool.attached", "Attached", after=after, secret_fields=secret_fields)
     return agent_tool_view(agent_tool, tool)
@@ -282,7 +307,7 @@ def set_function_enabled(
     agent_tool, tool = _attachment(session, actor, agent_tool_id, "tool:configure")
     known = function_names(tool.tool_functions_schema)
     if function_name not in known:
-        raise ValidationFailed(f"{tool.name} has no function named {function_name!r}", field="unselected_functions")
+        raise ValidationFailed(f"{tool.title or tool.name} has no function named {function_name!r}", field="unselected_functions")
     current = [n for n in agent_tool.unselected_functions or [] if n in known and n != function_name]
     was_enabled = function_name not in (agent_tool.unselected_functions or [])
     _apply(agent_tool, tool, {"unselected_functions": current if enabled else current + [function_name]})

@@ -154,7 +154,9 @@ class ToolRegistry:
         """
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SYNC_LOCK_KEY})
-        rows = {row.name: row for row in session.exec(select(PlatformTool)).all()}
+        # Only the code tools' rows: a custom tool (organization_id set) is an organization's, not code's.
+        code_rows = select(PlatformTool).where(PlatformTool.organization_id.is_(None))  # type: ignore[union-attr]
+        rows = {row.name: row for row in session.exec(code_rows).all()}
         inserted, updated, deactivated, unchanged = [], [], [], []
         for name, cls in self.tool_classes().items():
             desired = self.desired_row(cls)
