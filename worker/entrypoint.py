@@ -56,7 +56,8 @@ class Conversation(Protocol):
 
     agent: Agent
     userdata: Any
-    # optional: ``recorder.drain()`` is awaited at the end, so the transcript is whole when the call is closed
+    # optional: ``recorder.drain()`` is awaited at the end, so the transcript is whole when the call is closed,
+    # and ``aclose()`` once the session is closed (tool connections the conversation opened)
 
     def new_session(self) -> AgentSession: ...
 
@@ -144,6 +145,7 @@ async def _run_call(
                 await asyncio.wait_for(session.aclose(), 10)
             except Exception:  # noqa: BLE001 - closing is best effort; the room goes next
                 log.warning("call %s: the session did not close cleanly", call.session_id)
+        await _close_conversation(conversation)
         recorder = getattr(conversation, "recorder", None)
         if recorder is not None:
             await recorder.drain()  # the last words are stored before the call is reported over
@@ -151,6 +153,17 @@ async def _run_call(
         log.info("call %s ended: %s", call.session_id, reason)
     await ending.hang_up(ctx, reason=reason)
     return reason
+
+
+async def _close_conversation(conversation: Conversation | None) -> None:
+    """End what the conversation opened besides the model session (custom tools' MCP sessions)."""
+    close = getattr(conversation, "aclose", None)
+    if close is None:
+        return
+    try:
+        await asyncio.wait_for(close(), 10)
+    except Exception:  # noqa: BLE001 - the call is over either way; the server times the session out
+        log.warning("could not close the conversation's tool sessions", exc_info=True)
 
 
 async def _attach_call_control(conversation: Conversation, call: CallIdentity) -> None:

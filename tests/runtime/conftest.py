@@ -63,3 +63,28 @@ def tooled_agent(client, registry):
     attach(client, admin, agent["id"], "Call_control")
     agent["flaky_attachment_id"] = flaky["id"]
     return agent, admin
+
+
+@pytest.fixture()
+def outbound_loopback(monkeypatch):
+    """Custom tools' servers run on 127.0.0.1, which the SSRF guard refuses unless allowed."""
+    from voice_platform.settings import reset_settings_cache
+
+    monkeypatch.setenv("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8")
+    reset_settings_cache()
+    yield
+    monkeypatch.delenv("OUTBOUND_ALLOWED_NETWORKS", raising=False)
+    reset_settings_cache()
+
+
+def create_custom_tool(client, actor, **body) -> dict:
+    r = client.post(f"/api/v1/organizations/{actor.org_id}/custom-tools", json=body, headers=actor.headers)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def attach_custom(client, actor, agent_id: str, custom: dict, **body) -> dict:
+    r = client.post("/api/v1/tools/agent", json={"agent_id": agent_id, "tool_id": custom["tool_id"], **body},
+                    headers=actor.headers)
+    assert r.status_code == 201, r.text
+    return r.json()

@@ -5,11 +5,13 @@ organization, assembles the agent's enabled tools with their configs and secrets
 wraps every function (bounded, recorded: ``tool_calls``), and writes the
 instructions. The carrier then starts ``new_session()`` (Gemini Live, configured
 by ``model``) and asks ``greet()`` for the first words. Tools and instructions are
-fixed here, before the session starts: Gemini Live ignores changes mid-session.
+fixed here, before the session starts: Gemini Live ignores changes mid-session. When the
+conversation is over the carrier awaits ``aclose()`` (custom tools' MCP sessions end there).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 
@@ -20,10 +22,11 @@ from livekit.agents.voice import SpeechHandle
 from voice_platform.db import session_scope
 from voice_platform.models import CallSession, Organization, VoiceAgent
 from voice_platform.runtime.assembly import AssembledTools, Userdata, assemble_agent_tools
+from voice_platform.runtime.custom_tools import CustomToolCalls
 from voice_platform.runtime.instructions import AgentBrief, build_instructions, greeting_request
 from voice_platform.runtime.model import ModelChoice, realtime_model, require_api_key
 from voice_platform.runtime.recorder import ConversationRecorder
-from voice_platform.runtime.tool_calls import Owner, guard
+from voice_platform.runtime.tool_calls import Invocation, Owner, Recorder, guard
 from voice_platform.settings import get_settings
 from voice_platform.tools.implementations.call_control import CallControl, unavailable_functions
 from voice_platform.tools import registry as tool_registry
@@ -45,6 +48,7 @@ class CallConversation:
     choice: ModelChoice
     recorder: ConversationRecorder
     function_names: list[str] = field(default_factory=list)
+    custom_calls: CustomToolCalls | None = None
 
     def new_session(self) -> AgentSession:
         session = AgentSession(llm=realtime_model(self.choice), userdata=self.userdata)
@@ -53,6 +57,11 @@ class CallConversation:
 
     def greet(self, session: AgentSession) -> SpeechHandle:
         return session.generate_reply(instructions=greeting_request(self.brief))
+
+    async def aclose(self) -> None:
+        """End what the conversation opened beyond the model session (MCP sessions); idempotent."""
+        if self.custom_calls is not None:
+            await self.custom_calls.aclose()
 
 
 def _load(session_id: uuid.UUID) -> tuple[CallSession, VoiceAgent, Organization]:
@@ -80,7 +89,19 @@ def _guarded_tools(assembled: AssembledTools, registry: ToolRegistry, recorder: 
         cls = registry.get_tool_class(tool_name)
         owner = Owner(tool_name, agent_tool_id, tuple(cls.metadata.secret_fields) if cls else ())
         guarded.append(guard(tool, schemas[name], owner, timeout=timeout, record=recorder.tool_invocation))
+    for custom in assembled.custom_functions:  # named apart from the code tools': none is hidden
+        guarded.append(guard(custom.tool, custom.schema, custom.owner, timeout=custom.timeout,
+                             record=_recorded_as(recorder.tool_invocation, custom.function_name)))
     return guarded
+
+
+def _recorded_as(record: Recorder, function_name: str) -> Recorder:
+    """A renamed custom function is recorded under its real name (the model saw a suffixed one)."""
+
+    async def write(invocation: Invocation) -> None:
+        await record(dataclasses.replace(invocation, function_name=function_name))
+
+    return write
 
 
 def build_conversation(
@@ -95,7 +116,7 @@ def build_conversation(
         greeting=agent.greeting, business_details=org.business_details, timezone=org.timezone,
     )
     recorder = ConversationRecorder(session_id)
-    assembled = assemble_agent_tools(agent.id, registry=registry)
+    assembled = assemble_agent_tools(agent.id, registry=registry, session_id=session_id)
     assembled.userdata.call_session_id = session_id
     assembled.userdata.call_control = CallControl(
         session_id=session_id, call_sid=call.provider_call_id, transfer_number=agent.transfer_number,
@@ -106,5 +127,5 @@ def build_conversation(
         agent=Agent(instructions=build_instructions(brief), tools=tools, chat_ctx=chat_ctx),
         userdata=assembled.userdata, brief=brief,
         choice=ModelChoice(model=agent.model, voice=agent.voice, language=agent.language),
-        recorder=recorder, function_names=sorted(t.info.name for t in tools),
+        recorder=recorder, function_names=sorted(t.info.name for t in tools), custom_calls=assembled.custom_calls,
     )

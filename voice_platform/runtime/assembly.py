@@ -6,12 +6,18 @@ The runtime calls ``assemble_agent_tools(agent_id)`` once per conversation, pass
 ``context.userdata.tool_runtimes[name]``. Only enabled attachments of active
 catalogue tools count, switched-off functions are left out (the model never sees
 them), and stale names in ``unselected_functions`` match nothing.
+
+Custom tools (HTTP endpoints, MCP servers) are read in the same transaction and become
+``custom_functions`` (``runtime.custom_tools``): declared from their stored schemas, named so
+that no two functions of the agent share a name, and calling through ``custom_calls``, the
+conversation's state that its carrier closes at the end.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -22,7 +28,11 @@ from sqlmodel import Session, select
 
 from voice_platform.db import session_scope
 from voice_platform.models import AgentTool, PlatformTool
+from voice_platform.runtime.circuit_breaker import CallLimit
+from voice_platform.runtime.custom_tools import CustomFunction, CustomToolCalls, custom_function_tools, limit_key
 from voice_platform.security import TokenInvalid, decrypt_json
+from voice_platform.services import calls as call_service
+from voice_platform.services import custom_tools as custom_tool_service
 from voice_platform.services import tools as tool_service
 from voice_platform.tools.base import BaseTool, ToolRuntime
 from voice_platform.tools.registry import ToolRegistry, default_registry
@@ -50,10 +60,12 @@ class AssembledTools:
     function_tools: list[FunctionTool | RawFunctionTool]
     # function name -> (tool name, agent_tools.id): whose function it is, for the record
     origins: dict[str, tuple[str, uuid.UUID]] = field(default_factory=dict)
+    custom_functions: list[CustomFunction] = field(default_factory=list)
+    custom_calls: CustomToolCalls = field(default_factory=CustomToolCalls)
 
     @property
     def function_names(self) -> list[str]:
-        return sorted(t.info.name for t in self.function_tools)
+        return sorted([t.info.name for t in self.function_tools] + [f.schema["name"] for f in self.custom_functions])
 
 
 def _persister(agent_tool_id: uuid.UUID, session_factory: SessionFactory) -> Callable[[dict[str, Any]], None]:
@@ -66,11 +78,25 @@ def _persister(agent_tool_id: uuid.UUID, session_factory: SessionFactory) -> Cal
     return persist
 
 
+def _calls_so_far(session: Session, session_id: uuid.UUID | None,
+                  custom: list[custom_tool_service.RunnableCustomTool]) -> Counter:
+    """Custom-function calls already recorded in this conversation: a test chat rebuilds the
+    conversation for every message, and its call limit counts the whole conversation."""
+    if session_id is None or not custom:
+        return Counter()
+    by_attachment = {t.agent_tool_id: t for t in custom}
+    return Counter(
+        limit_key(by_attachment[i.agent_tool_id], i.function_name)
+        for i in call_service.tool_invocations(session, session_id) if i.agent_tool_id in by_attachment
+    )
+
+
 def assemble_agent_tools(
     agent_id: uuid.UUID,
     *,
     session_factory: SessionFactory = session_scope,
     registry: ToolRegistry = default_registry,
+    session_id: uuid.UUID | None = None,
 ) -> AssembledTools:
     with session_factory() as session:
         rows = session.exec(
@@ -79,7 +105,15 @@ def assemble_agent_tools(
             .where(AgentTool.agent_id == agent_id, AgentTool.is_enabled == True, PlatformTool.is_active == True)  # noqa: E712
             .order_by(PlatformTool.name)
         ).all()
-        loaded = [(at.id, tool.name, dict(at.config or {}), at.sensitive_config, list(at.unselected_functions or [])) for at, tool in rows]
+        loaded = [(at.id, tool.name, dict(at.config or {}), at.sensitive_config, list(at.unselected_functions or []))
+                  for at, tool in rows if tool.kind == "code"]
+        catalogue_names = {tool.id: tool.name for _at, tool in rows if tool.kind != "code"}
+        try:
+            custom = custom_tool_service.runnable_for_agent(session, agent_id) if catalogue_names else []
+        except TokenInvalid:
+            log.error("headers of agent %s's custom tools cannot be decrypted; they are left out", agent_id)
+            custom = []
+        so_far = _calls_so_far(session, session_id, custom)
     userdata = Userdata(agent_id=agent_id)
     instances: dict[str, BaseTool] = {}
     functions: list[FunctionTool | RawFunctionTool] = []
@@ -104,4 +138,8 @@ def assemble_agent_tools(
         offered = registry.get_tool_functions(name, instance, unselected)
         functions.extend(offered)
         origins.update({f.info.name: (name, agent_tool_id) for f in offered})
-    return AssembledTools(userdata=userdata, instances=instances, function_tools=functions, origins=origins)
+    custom_calls = CustomToolCalls(limit=CallLimit(already=so_far))
+    custom_functions = custom_function_tools(custom, custom_calls, catalogue_names=catalogue_names,
+                                             taken=[f.info.name for f in functions])
+    return AssembledTools(userdata=userdata, instances=instances, function_tools=functions, origins=origins,
+                          custom_functions=custom_functions, custom_calls=custom_calls)

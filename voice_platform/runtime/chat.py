@@ -89,6 +89,7 @@ async def converse(
         raise ChatFailed(f"The model could not answer: {safe_error_text(exc)}") from exc
     finally:
         await _close(session, closed)
+        await conversation.aclose()  # the exchange is the conversation's lifetime in this process
         await conversation.recorder.drain()
     return _reply(session_id, events, ended=_ended(conversation))
 
