@@ -182,6 +182,7 @@ def live_app(chromium_path, test_database, fake_google, fake_gemini, fake_smtp) 
     """The app on the run's test database, shared by every browser test of the session."""
     env = {**_google_env(fake_google), **_gemini_env(fake_gemini),  # fake Google (issue 8), fake Gemini Live
            **fake_smtp.settings_env()}  # e-mail goes to the fake SMTP server
+    env["OUTBOUND_ALLOWED_NETWORKS"] = "127.0.0.0/8"  # custom tools reach the tests' loopback MCP/HTTP servers
     try:
         with running_app(test_database.url, ARTIFACTS / "e2e-app.log", env) as app:
             yield app

@@ -54,7 +54,7 @@ def test_attach_then_switch_a_function_off_and_on_persists(page: Page, admin):
 
     page.goto(f"/agents/{agent_id}")  # reached from the agent's page
     wait_hydrated(page)
-    page.get_by_role("link", name="Tools").or_(page.get_by_role("button", name="Tools")).first.click()
+    page.get_by_role("link", name="Tools", exact=True).or_(page.get_by_role("button", name="Tools", exact=True)).first.click()
     page.wait_for_url(route(f"/agents/{agent_id}/tools"))
     expect(calendar_card(page).get_by_test_id("functions-heading")).to_have_text(f"Available functions ({len(names)} total, {len(names)} enabled)")
     expect(switch(page, FUNCTION)).to_be_disabled()  # shown, but not switchable before attaching

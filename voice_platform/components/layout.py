@@ -24,6 +24,7 @@ NAV_ITEMS = (
     ("Agents", "bot", "/agents"),
     ("Calls", "phone-incoming", "/calls"),
     ("Phone numbers", "phone", "/phone-numbers"),
+    ("Custom tools", "blocks", "/custom-tools"),
     ("Members", "users", "/members"),
     ("Billing", "credit-card", "/billing"),
     ("Settings", "settings", "/settings"),

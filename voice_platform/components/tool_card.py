@@ -158,8 +158,10 @@ def tool_card(tool: rx.Var) -> rx.Component:
         rx.vstack(
             _header(tool),
             _connection(tool),
-            rx.cond(tool["attached"].to(bool), rx.box(rx.separator(size="4"), config_form(tool), width="100%",
-                                                       style={"& > form": {"marginTop": "20px"}})),
+            # A tool without settings (most custom tools) draws no empty settings block.
+            rx.cond(tool["attached"].to(bool) & (tool["fields"].to(list[dict]).length() > 0),
+                    rx.box(rx.separator(size="4"), config_form(tool), width="100%",
+                           style={"& > form": {"marginTop": "20px"}})),
             rx.separator(size="4"),
             functions_section(tool),
             spacing="5",

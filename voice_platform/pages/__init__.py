@@ -48,6 +48,9 @@ def register_pages(app: rx.App) -> None:
     from voice_platform.state.phone_numbers import PhoneNumbersState
     app.add_page(phone_numbers.page, route="/phone-numbers", title=f"Phone numbers · {TITLE}",
                  on_load=PhoneNumbersState.load)
+    from voice_platform.pages import custom_tools
+    from voice_platform.state.custom_tools import CustomToolsState
+    app.add_page(custom_tools.page, route="/custom-tools", title=f"Custom tools · {TITLE}", on_load=CustomToolsState.load)
     from voice_platform.pages import billing
     from voice_platform.state.billing import BillingState
     app.add_page(billing.page, route="/billing", title=f"Billing · {TITLE}", on_load=BillingState.load)

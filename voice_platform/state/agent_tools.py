@@ -120,7 +120,7 @@ def tool_entry(entry: tool_service.AgentToolEntry, usage: dict | None = None) ->
     functions = [_function_card(f, usage.get((tool.name, f.name))) for f in entry.functions]
     return {
         "name": tool.name,
-        "title": tool_title(tool.name),
+        "title": tool.display_name if tool.kind != "code" else tool_title(tool.name),
         "description": tool.description,
         "is_active": tool.is_active,
         "requires_oauth": tool.requires_auth and tool.auth_type == "oauth2",
@@ -184,6 +184,13 @@ class AgentToolsState(AuthState):
     # -- helpers ------------------------------------------------------------------
     def _route_agent_id(self) -> str:
         return getattr(self, "agent_id", "") or self.router.page.params.get("agent_id", "") or ""
+
+    def _title(self, tool_name: str) -> str:
+        """What the page calls the tool: a custom tool's own name, a code tool's name made readable."""
+        for tool in self.tools:
+            if tool["name"] == tool_name:
+                return tool["title"]
+        return tool_title(tool_name)
 
     def _index(self, tool_name: str) -> int:
         for i, tool in enumerate(self.tools):
@@ -302,7 +309,7 @@ class AgentToolsState(AuthState):
 
     @rx.event
     def attach(self, tool_name: str):
-        title = tool_title(tool_name)
+        title = self._title(tool_name)
         return self._run(
             lambda s, u: tool_service.attach_tool(s, u, uuid.UUID(self.page_agent_id), tool_name=tool_name),
             f"{title} attached",
@@ -313,14 +320,14 @@ class AgentToolsState(AuthState):
         def action(session, user):
             oauth_service.revoke_tokens(tool_service.detach_tool(session, user, self._attachment_id(tool_name)))
 
-        return self._run(action, f"{tool_title(tool_name)} detached")
+        return self._run(action, f"{self._title(tool_name)} detached")
 
     @rx.event
     def set_tool_enabled(self, tool_name: str, enabled: bool):
         state = "on" if enabled else "off"
         return self._run(
             lambda s, u: tool_service.update_agent_tool(s, u, self._attachment_id(tool_name), {"is_enabled": enabled}),
-            f"{tool_title(tool_name)} switched {state}",
+            f"{self._title(tool_name)} switched {state}",
         )
 
     @rx.event
@@ -344,7 +351,7 @@ class AgentToolsState(AuthState):
             fields = [dict(f, value=_submitted(f, form), error=exc.message if f["name"] == exc.field else "") for f in tool["fields"]]
             self.tools[index] = {**tool, "fields": fields}
             return rx.toast.error("Please fix the highlighted field" if any(f["error"] for f in fields) else exc.message)
-        return rx.toast.success(f"{tool_title(tool_name)} settings saved")
+        return rx.toast.success(f"{self._title(tool_name)} settings saved")
 
     @rx.event
     def connect(self, tool_name: str):
@@ -364,7 +371,7 @@ class AgentToolsState(AuthState):
             _view, removed = tool_service.disconnect(session, user, self._attachment_id(tool_name))
             oauth_service.revoke_tokens(removed)
 
-        return self._run(action, f"{tool_title(tool_name)} disconnected")
+        return self._run(action, f"{self._title(tool_name)} disconnected")
 
 
 OAUTH_ERRORS = {

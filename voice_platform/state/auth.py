@@ -36,8 +36,8 @@ SIGNIN_ROUTE = "/signin"
 HOME_ROUTE = "/overview"
 AGENTS_ROUTE = "/agents"
 # Top-level sections the organization switcher keeps you in (an id of the old org would be "not found").
-SECTIONS = ("/overview", "/agents", "/calls", "/phone-numbers", "/members", "/billing", "/settings", "/account",
-            "/organization/api-keys", "/organization/audit-log")
+SECTIONS = ("/overview", "/agents", "/calls", "/phone-numbers", "/custom-tools", "/members", "/billing", "/settings",
+            "/account", "/organization/api-keys", "/organization/audit-log")
 NO_ORG = "Choose an organization first"
 
 
