@@ -198,13 +198,40 @@ def test_recording_the_latency_never_raises_even_without_a_working_meter(fresh_t
     def broken(*_args, **_kwargs):
         raise RuntimeError("histogram broken")
 
-    fresh_telemetry.setup("web", metric_reader=InMemoryMetricReader())
+    reader = InMemoryMetricReader()
+    fresh_telemetry.setup("web", metric_reader=reader)
     monkeypatch.setattr(Histogram, "record", broken)
     with caplog.at_level(logging.WARNING, logger="voice_platform.telemetry"):
         for _ in range(3):
             fresh_telemetry.record_webhook_latency(1.0, "dialed")
             fresh_telemetry.instruments().webhook_latency.record(1.0, {"result": "dialed"})
+            reader.get_metrics_data()  # the queued values are recorded here, on the reader's side
     assert len([r for r in caplog.records if "webhook.latency" in r.getMessage()]) == 1
+
+
+def test_the_webhook_records_its_latency_off_the_request_path(fresh_telemetry, monkeypatch):
+    """Recording is a queue append; the SDK histogram sees the values when a reader collects."""
+    from opentelemetry.sdk.metrics import Histogram
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    fresh_telemetry.setup("web", metric_reader=reader)
+    recorded = []
+    real_record = Histogram.record
+    monkeypatch.setattr(Histogram, "record", lambda self, *a, **k: (recorded.append(a[0]), real_record(self, *a, **k)))
+    for value in (1.0, 2.0, 3.0):
+        fresh_telemetry.record_webhook_latency(value, "dialed")
+    assert recorded == []
+    assert _points(reader.get_metrics_data())["dialed"].count == 3
+    assert recorded == [1.0, 2.0, 3.0]
+    assert _points(reader.get_metrics_data())["dialed"].count == 3  # drained once: nothing counted twice
+
+
+def test_without_an_sdk_meter_provider_nothing_queues_up(fresh_telemetry):
+    fresh_telemetry.setup("web", settings=settings(otel_metrics_exporter="none"))
+    for _ in range(10):
+        fresh_telemetry.record_webhook_latency(1.0, "dialed")
+    assert fresh_telemetry.instruments().deferred_latencies is None
 
 
 # --- setup and shutdown -------------------------------------------------------------------------

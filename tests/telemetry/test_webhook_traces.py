@@ -23,9 +23,9 @@ ROUTE = "/api/v1/voice/twilio/incoming"
 SERVER, SESSION = "POST " + ROUTE, "calls.open_session"
 
 
-def _collecting(telemetry, collector, fast_path: bool, **extra):
+def _collecting(telemetry, collector, fast_path: bool, metrics: str = "none", **extra):
     installed = telemetry.setup("web", settings=settings(
-        otel_exporter_otlp_endpoint=collector.base, otel_metrics_exporter="none", otel_logs_exporter="none",
+        otel_exporter_otlp_endpoint=collector.base, otel_metrics_exporter=metrics, otel_logs_exporter="none",
         telemetry_fast_path=fast_path, **extra))
     assert installed.fast_path is fast_path
     return installed
@@ -207,10 +207,11 @@ def test_telemetry_that_raises_costs_the_call_nothing_and_is_logged_once(
 
     monkeypatch.setattr(sdk_export, "BatchSpanProcessor", BrokenBatchSpanProcessor)
     monkeypatch.setattr(Histogram, "record", broken_record)
-    _collecting(fresh_telemetry, collector, fast_path)
+    installed = _collecting(fresh_telemetry, collector, fast_path, metrics="otlp")
     with caplog.at_level(logging.WARNING, logger="voice_platform.telemetry"):
         for _ in range(3):
             _dials(client, number)
+            installed.meter_provider.force_flush(10_000)  # the reader records the queued latencies
         fresh_telemetry.record_webhook_latency(1.0, "dialed")
     reported = [r for r in caplog.records if r.name == "voice_platform.telemetry" and "failed" in r.getMessage()]
     whats = [r.getMessage() for r in reported]

@@ -20,6 +20,7 @@ from opentelemetry import metrics, trace
 
 from voice_platform.settings import Settings
 from voice_platform.telemetry import exporters, failures, fast_path
+from voice_platform.telemetry import metrics as metrics_module
 from voice_platform.telemetry.metrics import TRACER_NAME, views
 from voice_platform.telemetry.scrub import Scrub
 from voice_platform.telemetry.webhook_spans import SdkWebhookTraces, WebhookTraces
@@ -82,6 +83,7 @@ def install(role: str, settings: Settings, *, span_exporter=None, metric_reader=
         exporter = ConsoleMetricExporter() if kind == "console" else exporters.official("metrics", settings)
         readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=settings.otel_metric_export_interval))
     meter_provider = MeterProvider(resource=resource, metric_readers=readers, views=views())
+    metrics_module.collected(bool(readers))
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
     logger_provider, handler = _logs(settings, resource) if span_exporter is None else (None, None)
