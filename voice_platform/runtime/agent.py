@@ -27,6 +27,7 @@ from voice_platform.runtime.instructions import AgentBrief, build_instructions, 
 from voice_platform.runtime.model import ModelChoice, realtime_model, require_api_key
 from voice_platform.runtime.recorder import ConversationRecorder
 from voice_platform.runtime.tool_calls import Invocation, Owner, Recorder, guard
+from voice_platform.services import placeholders
 from voice_platform.settings import get_settings
 from voice_platform.tools.implementations.call_control import CallControl, unavailable_functions
 from voice_platform.tools import registry as tool_registry
@@ -111,9 +112,12 @@ def build_conversation(
     registry = registry or tool_registry.default_registry  # looked up per call: tests swap in their own
     require_api_key()  # before any database work: a call without a model fails at once, saying why
     call, agent, org = _load(session_id)
+    values = placeholders.call_values(caller_number=call.from_number, agent_number=call.to_number or agent.phone_number,
+                                      timezone_name=org.timezone, variables=getattr(call, "variables", None))
     brief = AgentBrief(
-        agent_name=agent.name, organization_name=org.name, system_prompt=agent.system_prompt,
-        greeting=agent.greeting, business_details=org.business_details, timezone=org.timezone,
+        agent_name=agent.name, organization_name=org.name, system_prompt=placeholders.fill(agent.system_prompt, values),
+        greeting=placeholders.fill(agent.greeting, values), business_details=org.business_details,
+        timezone=org.timezone,
     )
     recorder = ConversationRecorder(session_id)
     assembled = assemble_agent_tools(agent.id, registry=registry, session_id=session_id)
