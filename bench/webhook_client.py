@@ -29,6 +29,10 @@ def load_requests(path: str) -> list[bytes]:
         return [r for r in f.read().split(b"|") if r]
 
 
+# What a good answer holds: the incoming webhook's ``<Dial>``; None (``--expect any``): any 2xx.
+EXPECT: bytes | None = b"<Dial"
+
+
 async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> bool:
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
@@ -38,7 +42,9 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
         if name.strip().lower() == b"content-length":
             length = int(value)
     body = await reader.readexactly(length)
-    return head.startswith(b"HTTP/1.1 200") and b"<Dial" in body
+    if EXPECT is None:
+        return head.startswith(b"HTTP/1.1 2")
+    return head.startswith(b"HTTP/1.1 200") and EXPECT in body
 
 
 async def paced(host: str, port: int, requests: list[bytes], rate: float, connections: int) -> dict:
@@ -97,6 +103,11 @@ async def closed(host: str, port: int, requests: list[bytes], connections: int, 
 
 
 def main(argv: list[str]) -> None:
+    global EXPECT
+    if "--expect" in argv:
+        at = argv.index("--expect")
+        EXPECT = None if argv[at + 1] == "any" else argv[at + 1].encode()
+        argv = argv[:at] + argv[at + 2:]
     mode, host, port, path = argv[0], argv[1], int(argv[2]), argv[3]
     requests = load_requests(path)
     if mode == "paced":

@@ -35,6 +35,9 @@ def test_database(tmp_path_factory) -> Iterator[TestDatabase]:
     reset_settings_cache()
     db.migrate()
     yield db
+    from voice_platform import startup
+
+    startup.stop_background_work()  # the loops the app started in this process, before their database goes
     db.drop()
 
 
@@ -56,6 +59,12 @@ def _clean_tables(request) -> Iterator[None]:
     yield
     if "test_database" in request.fixturenames:
         request.getfixturevalue("test_database").truncate()
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Browser tests last: the app they share runs the background loops every web process runs,
+    on the run's one database, until the session ends; no other test's rows may be taken by it."""
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.fspath).replace("\\", "/"))
 
 
 @pytest.fixture()

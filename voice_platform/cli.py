@@ -35,7 +35,9 @@ def _rotate_keys(_args: argparse.Namespace) -> int:
 
     with session_scope() as session:
         report = rotate_all(session)
-    print(f"Re-encrypted {report.agent_tools} tool secret(s) and {report.oauth_states} pending OAuth verifier(s) under the newest key.")
+    print(f"Re-encrypted {report.agent_tools} tool secret(s), {report.custom_tools} custom tool header set(s), "
+          f"{report.webhook_secrets} webhook signing secret(s) and {report.oauth_states} pending OAuth verifier(s) "
+          "under the newest key.")
     return 0
 
 

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     twilio_auth_token: str | None = None
     # Recordings are fetched (with the account's credentials) only from under this URL.
     twilio_recordings_base_url: str = "https://api.twilio.com/"
+    # Where every Twilio REST request goes (numbers, calls): a Twilio-compatible provider or a
+    # test double; the path (/2010-04-01/Accounts/...) is Twilio's.
+    twilio_api_base_url: str = "https://api.twilio.com"
 
     livekit_url: str | None = None
     livekit_api_key: str | None = None
@@ -102,6 +105,15 @@ class Settings(BaseSettings):
     # A tool call still running after this many seconds is cut off with an error to the model.
     tool_timeout_seconds: float = 10.0
     gemini_model: str = "gemini-2.5-flash-native-audio-preview-09-2025"
+    # Post-call analysis (summary, extracted fields, success, sentiment): a Gemini text model,
+    # reached with GOOGLE_API_KEY (and google-genai's own GOOGLE_GEMINI_BASE_URL when set).
+    gemini_analysis_model: str = "gemini-2.5-flash"
+    analysis_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+
+    # Webhooks to the customer: seconds to wait before each retry of a failed delivery; after the
+    # last one the delivery is failed. Each attempt waits WEBHOOK_TIMEOUT_SECONDS for an answer.
+    webhook_retry_schedule: str = "5,30,120,600,3600"
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     google_client_id: str | None = None
     google_client_secret: str | None = None
     google_auth_uri: str = "https://accounts.google.com/o/oauth2/auth"
@@ -135,6 +147,19 @@ class Settings(BaseSettings):
             if part.strip():
                 ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad entry
         return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule_parse(cls, value: str) -> str:
+        delays = [part.strip() for part in value.split(",") if part.strip()]
+        if not delays or any(not d.replace(".", "", 1).isdigit() for d in delays):
+            raise ValueError("WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, e.g. 5,30,120,600,3600")
+        return value
+
+    @property
+    def webhook_retry_delays(self) -> list[float]:
+        """Seconds before the 2nd, 3rd, ... attempt; its length is how many retries follow the first."""
+        return [float(part) for part in self.webhook_retry_schedule.split(",") if part.strip()]
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> "Settings":

@@ -13,11 +13,13 @@ def on_startup() -> None:
     """Idempotent: Reflex and a standalone API may both call it."""
     global _done
     if _done:
+        _start_after_call_work()  # idempotent: running loops stay, stopped ones (tests) start again
         return
     _done = True
     _start_telemetry()
     _sync_tool_registry()
     _start_mail_recovery()
+    _start_after_call_work()
     log.info("backend started")
 
 
@@ -64,3 +66,27 @@ def _mail_recovery_loop(stop: threading.Event) -> None:
                           MAIL_RECOVERY_INTERVAL_SECONDS)
         if stop.wait(MAIL_RECOVERY_INTERVAL_SECONDS):
             return
+
+
+def _start_after_call_work() -> None:
+    """The background loops of the work a call leaves behind (webhook events and their deliveries,
+    the post-call analysis and its summary e-mails) and of the calls campaigns make. Each claims its rows with a lease, so every web
+    process runs them and none does a piece twice; a failure to start is logged, never fatal."""
+    try:
+        from voice_platform.services import call_analysis, dialer, webhook_outbox
+
+        webhook_outbox.start_background()
+        call_analysis.start_background()
+        dialer.start_background()  # campaigns: every process runs the loop; the lease holder dials
+    except Exception:
+        log.exception("the after-the-call background work could not start")
+
+
+def stop_background_work() -> None:
+    """Stop this process's background loops after their current round (tests, before their
+    database goes away); a web process that simply exits needs none of it: leases expire."""
+    from voice_platform.services import call_analysis, dialer, webhook_outbox
+
+    dialer.stop_background()
+    webhook_outbox.stop_background()
+    call_analysis.stop_background()

@@ -33,7 +33,7 @@ from livekit.plugins.google.realtime import RealtimeModel  # plugins register on
 from voice_platform import telemetry
 from voice_platform.models.base import aware, utcnow
 from voice_platform.settings import get_settings
-from voice_platform.tools.implementations.call_control import CallControl, unavailable_functions
+from voice_platform.tools.implementations.call_control import WARM_TRANSFER, CallControl, unavailable_functions
 from worker import ending
 from worker.identify import CallIdentity, CallRefused, identify_call, parse_job_metadata
 
@@ -112,7 +112,10 @@ async def _run_call(
         from voice_platform.runtime.agent import build_conversation as build
 
     async def on_job_shutdown(shutdown_reason: str) -> None:
-        # a worker stopped mid-call (deploy, crash of the room): the session must not stay "active"
+        # a worker stopped mid-call (deploy, crash of the room): the session must not stay "active";
+        # but a caller on hold for a warm transfer is still on the call (in Twilio), not ours to end
+        if _on_hold(conversation):
+            return
         await ending.finish(call.session_id, "error", f"the job shut down: {shutdown_reason}"[:200])
 
     ctx.add_shutdown_callback(on_job_shutdown)  # a no-op after a normal end: the first finish wins
@@ -149,10 +152,20 @@ async def _run_call(
         recorder = getattr(conversation, "recorder", None)
         if recorder is not None:
             await recorder.drain()  # the last words are stored before the call is reported over
-    if await ending.finish(call.session_id, reason, error):
+    if _on_hold(conversation):  # the caller left for the warm transfer's hold: the call goes on in Twilio
+        log.info("call %s: caller on hold for a warm transfer; this leg ends, the session stays open",
+                 call.session_id)
+        reason = WARM_TRANSFER
+    elif await ending.finish(call.session_id, reason, error):
         log.info("call %s ended: %s", call.session_id, reason)
     await ending.hang_up(ctx, reason=reason)
     return reason
+
+
+def _on_hold(conversation: Conversation | None) -> bool:
+    """The call-control tool moved the caller to a warm transfer's hold (``CallControl.ended``)."""
+    control = getattr(getattr(conversation, "userdata", None), "call_control", None)
+    return getattr(control, "ended", None) == WARM_TRANSFER
 
 
 async def _close_conversation(conversation: Conversation | None) -> None:
@@ -173,8 +186,9 @@ async def _attach_call_control(conversation: Conversation, call: CallIdentity) -
     """
     conversation.userdata.call_control = CallControl(
         session_id=call.session_id, call_sid=call.twilio_call_sid, transfer_number=call.transfer_number,
+        transfer_mode=call.transfer_mode,
     )
-    hidden = set(unavailable_functions(call.transfer_number))
+    hidden = set(unavailable_functions(call.transfer_number, outbound=call.outbound))
     tools = conversation.agent.tools
     offered = [t for t in tools if getattr(getattr(t, "info", None), "name", None) not in hidden]
     if len(offered) != len(tools):

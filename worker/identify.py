@@ -38,11 +38,12 @@ from voice_platform.errors import DomainError
 from voice_platform.models import VoiceAgent
 from voice_platform.services import calls
 
-from voice_platform.telephony.livekit_sip import SESSION_ATTRIBUTE
+from voice_platform.telephony.livekit_sip import RESUME_ATTRIBUTE, SESSION_ATTRIBUTE
 
 log = logging.getLogger(__name__)
 
 HEADER_ATTRIBUTE = "sip.h.x-vp-session"  # LiveKit's include_headers copy of X-Vp-Session
+RESUME_HEADER_ATTRIBUTE = "sip.h.x-vp-resume"  # ... and of X-Vp-Resume (a warm transfer coming back)
 DIALED_ATTRIBUTE = "sip.trunkPhoneNumber"
 CALLER_ATTRIBUTE = "sip.phoneNumber"
 CALL_SID_ATTRIBUTES = ("sip.twilio.callSid", "sip.callID")
@@ -87,6 +88,9 @@ class CallIdentity:
     started_at: datetime | None  # when the webhook (or we) opened the session: setup time starts here
     transfer_number: str | None = None  # the agent's, for transfer_call (offered only when set)
     trace_context: str | None = None  # the webhook's traceparent: this call's spans join its trace
+    outbound: bool = False  # the agent called out (it speaks first; do_not_call is offered)
+    transfer_mode: str = "cold"  # the agent's: how transfer_call hands the caller to a person
+    resumed: bool = False  # a warm transfer nobody took: the same conversation goes on
 
     @property
     def twilio_call_sid(self) -> str | None:
@@ -197,6 +201,9 @@ async def identify_call(
             session_id = _uuid(raw)
             if session_id is None:
                 raise CallRefused("the call's session id is malformed", reason="malformed", source=source)
+            token = resume_token(participant.attributes)
+            if token is not None:  # a warm transfer's caller coming back: the session goes on, once
+                return await asyncio.to_thread(_resume, session_factory, session_id, token, room_name, source)
             return await asyncio.to_thread(_claim, session_factory, session_id, room_name, source, None)
         source = "dialed_number"
         attrs = participant.attributes  # re-read: the wait may have brought other attributes too
@@ -234,6 +241,27 @@ def _claim(
         return _identity(session, call, source)
 
 
+def resume_token(attributes: dict[str, str]) -> str | None:
+    """The warm-transfer resume token among a participant's attributes, if any."""
+    for key in (RESUME_ATTRIBUTE, RESUME_HEADER_ATTRIBUTE):
+        value = (attributes.get(key) or "").strip()
+        if value:
+            return value
+    return None
+
+
+def _resume(session_factory: SessionFactory, session_id: uuid.UUID, token: str, room_name: str | None,
+            source: str) -> CallIdentity:
+    from voice_platform.services import warm_transfer
+
+    with session_factory() as session:
+        try:
+            call = warm_transfer.resume(session, session_id, token, room_name=room_name)
+        except calls.SessionRefused as exc:
+            raise CallRefused(str(exc), reason=exc.reason, source=source) from exc
+        return _identity(session, call, source + "+resume")
+
+
 def _open_for_number(
     session_factory: SessionFactory, dialed: str, caller: str | None, call_sid: str | None, room_name: str | None
 ) -> CallIdentity:
@@ -255,6 +283,8 @@ def _identity(session: Session, call, source: str) -> CallIdentity:
         session_id=call.id, agent_id=call.agent_id, organization_id=call.organization_id, source=source,
         provider_call_id=call.provider_call_id, from_number=call.from_number, started_at=call.started_at,
         transfer_number=agent.transfer_number if agent is not None else None, trace_context=call.trace_context,
+        outbound=call.direction == "outbound", transfer_mode=agent.transfer_mode if agent is not None else "cold",
+        resumed=source.endswith("+resume"),
     )
 
 

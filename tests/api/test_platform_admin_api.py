@@ -50,7 +50,7 @@ def test_tool_catalogue_lists_every_tool_with_its_functions_and_use(client, plat
     r = client.get("/api/v1/admin/tools", headers=platform_admin.headers)
     assert r.status_code == 200, r.text
     tools = {t["name"]: t for t in r.json()}
-    assert tools["Call_control"]["functions"] == ["end_call", "transfer_call"]
+    assert tools["Call_control"]["functions"] == ["do_not_call", "end_call", "transfer_call"]
     assert tools["Call_control"]["agents"] == 1 and tools["Call_control"]["agents_enabled"] == 1
     assert tools["Call_control"]["is_active"] is True
     assert tools["Google_calendar"]["agents"] == 0 and tools["Google_calendar"]["last_changed"]

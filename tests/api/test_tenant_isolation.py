@@ -74,15 +74,51 @@ MATRIX: list[tuple[str, str, dict | None, int | None]] = [
     ("POST", "/api/v1/organizations/{org_id}/custom-tools/{custom_tool_id}/refresh", None, 403),
     # A function the tool does not have: refused (422) before anything is called.
     ("POST", "/api/v1/organizations/{org_id}/custom-tools/{custom_tool_id}/test", {"function": "nope", "arguments": {}}, 403),
+    # Webhooks: org admins only (org:manage).
+    ("GET", "/api/v1/organizations/{org_id}/webhooks", None, 403),
+    ("POST", "/api/v1/organizations/{org_id}/webhooks", {"url": "http://93.184.215.14/hooks", "events": ["call.ended"]}, 403),
+    ("GET", "/api/v1/organizations/{org_id}/webhooks/{webhook_id}", None, 403),
+    ("PUT", "/api/v1/organizations/{org_id}/webhooks/{webhook_id}", {"description": "Hijacked"}, 403),
+    ("DELETE", "/api/v1/organizations/{org_id}/webhooks/{webhook_id}", None, 403),
+    ("POST", "/api/v1/organizations/{org_id}/webhooks/{webhook_id}/rotate-secret", None, 403),
+    ("POST", "/api/v1/organizations/{org_id}/webhooks/{webhook_id}/test", None, 403),
+    ("GET", "/api/v1/organizations/{org_id}/webhooks/{webhook_id}/deliveries", None, 403),
+    ("POST", "/api/v1/organizations/{org_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", None, 403),
+    # After the call: members read and export calls; re-running an analysis is agent:update (the
+    # world's call is an open test chat: the org admin gets 409 "not ended yet").
+    ("GET", "/api/v1/calls/organization/{org_id}/export.csv", None, None),
+    ("POST", "/api/v1/calls/{call_id}/analysis", None, 403),
+    # E-mailed summaries: any member, for themselves (an API key is no person: 403).
+    ("GET", "/api/v1/organizations/{org_id}/call-summaries", None, None),
+    ("PUT", "/api/v1/organizations/{org_id}/call-summaries", {"agent_ids": None}, None),
+    ("DELETE", "/api/v1/organizations/{org_id}/call-summaries", None, None),
+    # Calling out: the do-not-call list is read by members and changed with agent:update, like
+    # placing a call (the admin gets 503 here: no Twilio in this run) and steering campaigns.
+    ("GET", "/api/v1/organizations/{org_id}/do-not-call", None, None),
+    ("POST", "/api/v1/organizations/{org_id}/do-not-call", {"number": "+14155550177"}, 403),
+    ("DELETE", "/api/v1/organizations/{org_id}/do-not-call/{listed_number}", None, 403),
+    ("POST", "/api/v1/agents/{agent_id}/calls", {"to": "+14155550178", "variables": {"name": "Ada"}}, 403),
+    ("GET", "/api/v1/organizations/{org_id}/campaigns", None, None),
+    ("POST", "/api/v1/organizations/{org_id}/campaigns", {"name": "Intruder", "agent_id": "{holder_id}",
+                                                           "contacts": [{"to": "+14155550179"}]}, 403),
+    ("GET", "/api/v1/organizations/{org_id}/campaigns/{campaign_id}", None, None),
+    ("POST", "/api/v1/organizations/{org_id}/campaigns/{campaign_id}/start", None, 403),
+    ("POST", "/api/v1/organizations/{org_id}/campaigns/{campaign_id}/pause", None, 403),
+    ("POST", "/api/v1/organizations/{org_id}/campaigns/{campaign_id}/resume", None, 403),
+    ("POST", "/api/v1/organizations/{org_id}/campaigns/{campaign_id}/cancel", None, 403),
 ]
 # What an org admin's key may not do although an org admin may (it is a person's act): 403.
 KEY_REFUSED = {
     ("POST", "/api/v1/organizations/{org_id}/leave"),
     ("GET", "/api/v1/tools/auth/Google_calendar?agent_id={agent_id}"),
     ("POST", "/api/v1/organizations/{org_id}/api-keys"),
+    ("GET", "/api/v1/organizations/{org_id}/call-summaries"),
+    ("PUT", "/api/v1/organizations/{org_id}/call-summaries"),
+    ("DELETE", "/api/v1/organizations/{org_id}/call-summaries"),
 }
 # Answered 404 to the org admin too (a forged link, an invitation id that does not exist).
 ADMIN_ALSO_404 = {
+    ("POST", "/api/v1/organizations/{org_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"),
     ("GET", "/api/v1/calls/{call_id}/recording?token=forged"),
     ("DELETE", "/api/v1/organizations/{org_id}/invitations/{invitation_id}"),
 }
@@ -184,7 +220,22 @@ def _build_world(client):
     custom = client.post(f"/api/v1/organizations/{admin.org_id}/custom-tools", headers=admin.headers, json={
         "kind": "http", "name": "Orders", "method": "GET", "url": "http://93.184.215.14/orders"})
     assert custom.status_code == 201, custom.text
+    hook = client.post(f"/api/v1/organizations/{admin.org_id}/webhooks", headers=admin.headers,
+                       json={"url": "http://93.184.215.14/hooks", "events": ["call.ended"]})
+    assert hook.status_code == 201, hook.text
+    listed_number = "+14155550176"
+    dnc = client.post(f"/api/v1/organizations/{admin.org_id}/do-not-call", headers=admin.headers,
+                      json={"number": listed_number})
+    assert dnc.status_code == 201, dnc.text
+    campaign = client.post(f"/api/v1/organizations/{admin.org_id}/campaigns", headers=admin.headers, json={
+        "name": "Reminders", "agent_id": holder["id"], "contacts": [{"to": "+14155550175"}]})
+    assert campaign.status_code == 201, campaign.text
     ctx = {
+        "listed_number": listed_number,
+        "campaign_id": campaign.json()["id"],
+        "holder_id": holder["id"],
+        "webhook_id": hook.json()["id"],
+        "delivery_id": str(uuid.uuid4()),  # refused before it is looked up (the org admin: 404)
         "key_id": target_key["id"],
         "number_id": listed["id"],
         "call_id": call_id,
@@ -245,7 +296,8 @@ def test_member_without_permission_gets_403(client, shared_world, method, path, 
 
 def test_matrix_covers_every_scoped_endpoint(client):
     schema = client.get("/openapi.json").json()
-    listed = {(m, p.split("?")[0].replace("{admin_id}", "{user_id}")) for m, p, _, _ in MATRIX}
+    listed = {(m, p.split("?")[0].replace("{admin_id}", "{user_id}").replace("{listed_number}", "{number}"))
+              for m, p, _, _ in MATRIX}
     listed |= {(m, p) for m, p in SCOPED_ELSEWHERE}
     missing = []
     for path, ops in schema["paths"].items():

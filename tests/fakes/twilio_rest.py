@@ -9,10 +9,13 @@ bodies (``{"code", "message", "more_info", "status"}``):
 - GET  /Accounts/{AC}/IncomingPhoneNumbers.json                (PhoneNumber filter)
 - POST /Accounts/{AC}/IncomingPhoneNumbers.json                (buy: PhoneNumber, VoiceUrl, ...)
 - GET/POST/DELETE /Accounts/{AC}/IncomingPhoneNumbers/{PN}.json (fetch, update, release)
+- POST /Accounts/{AC}/Calls.json                               (place a call: tests/fakes/twilio_calls.py,
+                                                               which also plays it: answer, AMD, statuses)
 - POST /Accounts/{AC}/Calls/{CA}.json                          (Twiml, Status)
 
-``http_client()`` gives a ``TwilioHttpClient`` that sends ``https://api.twilio.com``
-requests here instead: hand it to ``voice_platform.telephony.twilio_rest.http_client_factory``.
+The platform reaches it through ``TWILIO_API_BASE_URL`` (``settings_env()``), as it would a
+Twilio-compatible provider. ``http_client()`` gives a ``TwilioHttpClient`` that sends
+``https://api.twilio.com`` requests here instead, for code holding its own ``Client``.
 Every request is recorded. ``fail_with`` answers everything with an error (a Twilio outage),
 ``hang`` holds every request until set (a hanging Twilio). The server stops by itself after
 ``idle_timeout`` seconds without a request, so a forgotten one never outlives its run.
@@ -36,10 +39,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from twilio.http.http_client import TwilioHttpClient
 
+from tests.fakes.twilio_calls import CallPlayer
+
 API = "/2010-04-01"
 AVAILABLE = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/AvailablePhoneNumbers/([A-Z]{2})/Local\.json$")
 INCOMING_LIST = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/IncomingPhoneNumbers\.json$")
 INCOMING_ONE = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/IncomingPhoneNumbers/(PN\w+)\.json$")
+CALLS = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Calls\.json$")
 CALL = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Calls/(CA\w+)\.json$")
 KEYPAD = {c: d for d, letters in {"2": "ABC", "3": "DEF", "4": "GHI", "5": "JKL", "6": "MNO", "7": "PQRS",
                                   "8": "TUV", "9": "WXYZ"}.items() for c in letters}
@@ -72,8 +78,9 @@ def _page(key: str, items: list[dict], path: str, page_size: int) -> dict[str, A
             "page_size": page_size, "previous_page_uri": None, "start": 0, "uri": uri}
 
 
-class FakeTwilio:
-    """Start with ``with FakeTwilio() as twilio:``; seed it with ``offer()``, ``own()``, ``add_call()``."""
+class FakeTwilio(CallPlayer):
+    """Start with ``with FakeTwilio() as twilio:``; seed it with ``offer()``, ``own()``, ``add_call()``;
+    play the calls the platform places with ``answer()``, ``machine()``, ``status()``, ``play()``."""
 
     def __init__(self, account_sid: str | None = None, auth_token: str | None = None, *,
                  idle_timeout: float = 300.0) -> None:
@@ -88,6 +95,7 @@ class FakeTwilio:
         self.lock = threading.Lock()
         self.idle_timeout = idle_timeout
         self._server: ThreadingHTTPServer | None = None
+        self._init_calls()
 
     # -- seeding and inspecting -------------------------------------------------------
     def offer(self, e164: str, *, locality: str = "San Francisco", region: str = "CA", iso_country: str = "US") -> None:
@@ -112,7 +120,9 @@ class FakeTwilio:
         return [r for r in self.requests if r["method"] == method and r["path"].endswith(path_suffix)]
 
     def settings_env(self) -> dict[str, str]:
-        return {"TWILIO_ACCOUNT_SID": self.account_sid, "TWILIO_AUTH_TOKEN": self.auth_token}
+        """The platform pointed here the way an operator would: TWILIO_API_BASE_URL."""
+        return {"TWILIO_ACCOUNT_SID": self.account_sid, "TWILIO_AUTH_TOKEN": self.auth_token,
+                "TWILIO_API_BASE_URL": self.base_url}
 
     # -- resources ----------------------------------------------------------------------
     def _create(self, form: dict[str, str]) -> dict[str, Any]:
@@ -138,7 +148,8 @@ class FakeTwilio:
         self.incoming[sid] = record
         return record
 
-    def _route(self, method: str, path: str, query: dict[str, str], form: dict[str, str]) -> tuple[int, Any]:
+    def _route(self, method: str, path: str, query: dict[str, str], form: dict[str, str],
+               lists: dict[str, list[str]] | None = None) -> tuple[int, Any]:
         if match := AVAILABLE.match(path):
             if method != "GET" or match.group(1) != self.account_sid:
                 return 404, _error(404, 20404, f"The requested resource {path} was not found")
@@ -180,12 +191,15 @@ class FakeTwilio:
             if method == "DELETE":
                 del self.incoming[match.group(2)]
                 return 204, None
+        if (match := CALLS.match(path)) and method == "POST" and match.group(1) == self.account_sid:
+            return self._create_call(form, lists or {})
         if match := CALL.match(path):
             call = self.calls.get(match.group(2)) if match.group(1) == self.account_sid else None
             if call is None or method != "POST":
                 return 404, _error(404, 20404, f"The requested resource {path} was not found")
             if "Twiml" in form:
                 call["twiml"] = form["Twiml"]
+                self._updated(match.group(2), form["Twiml"])
             if "Status" in form:
                 call["status"] = form["Status"]
             return 200, call
@@ -201,11 +215,12 @@ class FakeTwilio:
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+                lists = parse_qs(body, keep_blank_values=True)
+                form = {k: v[0] for k, v in lists.items()}
                 auth = self.headers.get("Authorization")
                 with fake.lock:
                     fake.requests.append({"method": self.command, "path": parts.path, "query": query, "form": form,
-                                          "auth": auth})
+                                          "form_lists": lists, "auth": auth})
                 if fake.hang is not None:
                     fake.hang.wait(30)
                 if fake.fail_with:
@@ -214,7 +229,7 @@ class FakeTwilio:
                 if auth != expected:
                     return self._json(401, _error(401, 20003, "Authenticate"))
                 with fake.lock:
-                    status, payload = fake._route(self.command, parts.path, query, form)
+                    status, payload = fake._route(self.command, parts.path, query, form, lists)
                 return self._json(status, payload)
 
             do_GET = do_POST = do_DELETE = _handle  # noqa: N815 - http.server's naming
@@ -269,13 +284,11 @@ class FakeTwilio:
 def platform_on_fake(monkeypatch, **env: str) -> Iterator[FakeTwilio]:
     """The platform's Twilio settings and adapter pointed at a fresh fake (plus ``env`` settings)."""
     from voice_platform.settings import reset_settings_cache
-    from voice_platform.telephony import twilio_rest
 
     with FakeTwilio() as fake:
         for key, value in {**fake.settings_env(), **env}.items():
             monkeypatch.setenv(key, value)
         reset_settings_cache()
-        monkeypatch.setattr(twilio_rest, "http_client_factory", fake.http_client)
         try:
             yield fake
         finally:

@@ -99,7 +99,7 @@ def test_setup_installs_the_trunk_and_the_rule(client, livekit, capsys):
     assert trunk.sip_trunk_id.startswith("ST_") and trunk.name == livekit_sip.TRUNK_NAME
     assert sorted(trunk.numbers) == numbers
     assert (trunk.auth_username, trunk.auth_password) == (SIP_USER, SIP_PASSWORD)
-    assert dict(trunk.headers_to_attributes) == {"X-Vp-Session": "vp.session"}
+    assert dict(trunk.headers_to_attributes) == {"X-Vp-Session": "vp.session", "X-Vp-Resume": "vp.resume"}
     assert trunk.include_headers == sip.SIPHeaderOptions.SIP_X_HEADERS
     assert rule.sip_dispatch_rule_id.startswith("SDR_") and rule.name == livekit_sip.RULE_NAME
     assert rule.rule.WhichOneof("rule") == "dispatch_rule_individual"
@@ -151,7 +151,8 @@ def test_a_new_number_updates_the_same_trunk(client, livekit, capsys):
     updated, same_rule = only_trunk_and_rule(livekit)
     assert updated.sip_trunk_id == trunk.sip_trunk_id
     assert sorted(updated.numbers) == sorted([first_number, new_number])
-    assert (updated.auth_username, dict(updated.headers_to_attributes)) == (SIP_USER, {SESSION_HEADER: SESSION_ATTRIBUTE})
+    assert (updated.auth_username, dict(updated.headers_to_attributes)) == (SIP_USER, {SESSION_HEADER: SESSION_ATTRIBUTE,
+                                                                           "X-Vp-Resume": "vp.resume"})
     assert same_rule == rule
     assert f"inbound trunk {trunk.sip_trunk_id}: updated (2 number(s))" in out
     assert livekit.state.writes()[-1] == "UpdateSIPInboundTrunk"

@@ -311,7 +311,8 @@ def test_twilio_errors_and_silence_are_502_with_the_reason(twilio, monkeypatch):
 
     with FakeTwilio(twilio.account_sid, twilio.auth_token) as gone:
         pass  # started and stopped: its port now refuses connections
-    monkeypatch.setattr(twilio_rest, "http_client_factory", gone.http_client)
+    monkeypatch.setenv("TWILIO_API_BASE_URL", gone.base_url)
+    reset_settings_cache()
     with session_scope() as s:
         with pytest.raises(twilio_rest.TwilioUnavailable) as silent:
             numbers.importable(s, admin, org)

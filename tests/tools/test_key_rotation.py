@@ -11,11 +11,15 @@ from sqlmodel import select
 
 from tests.tools.conftest import attach
 from voice_platform.db import session_scope
-from voice_platform.models import AgentTool, OAuthState, SigninState, User
+from voice_platform.models import AgentTool, Membership, OAuthState, SigninState, User, WebhookEndpoint
 from voice_platform.security import TokenInvalid, decrypt_json, decrypt_text, encrypt_text
 from voice_platform.settings import reset_settings_cache
 
 SECRET = "weather-api-key-123"
+
+
+def user_org(session, user):
+    return session.exec(select(Membership.organization_id).where(Membership.user_id == user.id)).first()
 
 
 def test_rotation_moves_every_ciphertext_to_the_newest_key(client, admin, agent, catalogue, monkeypatch):
@@ -36,6 +40,11 @@ def test_rotation_moves_every_ciphertext_to_the_newest_key(client, admin, agent,
             ))
         with session_scope() as session:
             before = session.get(AgentTool, uuid.UUID(at["id"])).sensitive_config
+            from voice_platform.services import webhooks
+
+            user = session.exec(select(User).where(User.email == admin.email)).one()
+            hook = webhooks.create_endpoint(session, user, user_org(session, user), {
+                "url": "https://93.184.216.34/hooks", "events": ["call.ended"], "agent_id": None, "description": ""})
 
         monkeypatch.setenv("ENCRYPTION_KEYS", f"{new},{old}")  # new key first, old still readable
         reset_settings_cache()
@@ -53,6 +62,8 @@ def test_rotation_moves_every_ciphertext_to_the_newest_key(client, admin, agent,
             assert decrypt_text(state.code_verifier_encrypted) == "verifier-xyz"
             signin = session.exec(select(SigninState)).one()
             assert decrypt_text(signin.code_verifier_encrypted) == "verifier-abc"
+            endpoint = session.exec(select(WebhookEndpoint)).one()
+            assert decrypt_text(endpoint.secret_encrypted) == hook.secret
         monkeypatch.setenv("ENCRYPTION_KEYS", old)
         reset_settings_cache()
         with pytest.raises(TokenInvalid):

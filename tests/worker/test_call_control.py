@@ -30,16 +30,18 @@ class CallUserdata:
     tool_runtimes: dict = field(default_factory=dict)
 
 
-def _functions(transfer_number: str | None):
+def _functions(transfer_number: str | None, outbound: bool = False):
     tool = CallControlTool()
-    return default_registry.get_tool_functions("Call_control", tool, unavailable_functions(transfer_number))
+    return default_registry.get_tool_functions("Call_control", tool,
+                                               unavailable_functions(transfer_number, outbound=outbound))
 
 
-async def _converse(llm: ScriptedLLM, call: CallControl | None, text: str, transfer_number: str | None = None):
+async def _converse(llm: ScriptedLLM, call: CallControl | None, text: str, transfer_number: str | None = None,
+                    outbound: bool = False):
     session = AgentSession(llm=llm, userdata=CallUserdata(call))
     closed: asyncio.Future = asyncio.get_running_loop().create_future()
     session.on("close", lambda ev: closed.done() or closed.set_result(ev))
-    await session.start(Agent(instructions="You answer the phone.", tools=_functions(transfer_number)))
+    await session.start(Agent(instructions="You answer the phone.", tools=_functions(transfer_number, outbound)))
     result = await session.run(user_input=text)
     return session, result, closed
 
@@ -57,6 +59,42 @@ def _claimed(number: str):
 def test_transfer_is_offered_only_with_a_transfer_number():
     assert sorted(f.info.name for f in _functions(None)) == ["end_call"]
     assert sorted(f.info.name for f in _functions("+15557654321")) == ["end_call", "transfer_call"]
+
+
+def test_do_not_call_is_offered_on_outbound_calls_only():
+    assert sorted(f.info.name for f in _functions(None, outbound=True)) == ["do_not_call", "end_call"]
+
+
+async def test_do_not_call_lists_the_callee_of_an_outbound_call(phone_agent):
+    from sqlalchemy import update
+
+    from voice_platform.db import session_scope
+    from voice_platform.models import CallSession
+    from voice_platform.services import do_not_call
+
+    session_id = _claimed(phone_agent.number)
+    with session_scope() as s:  # an outbound call: the other party is the callee, To
+        s.execute(update(CallSession).where(CallSession.id == session_id)
+                  .values(direction="outbound", from_number=phone_agent.number, to_number="+15557000123"))
+    llm = ScriptedLLM([("call", {"name": "do_not_call"}), ("say", "Of course, we won't call you again.")])
+    session, result, _closed = await _converse(llm, CallControl(session_id, call_sid="CA1"),
+                                               "Please stop calling me.", outbound=True)
+    result.expect.next_event().is_function_call(name="do_not_call")
+    result.expect.next_event().is_function_call_output(is_error=False)
+    assert "will not call this number again" in llm.tool_outputs[0]
+    await session.aclose()
+    with session_scope() as s:
+        assert do_not_call.is_listed(s, phone_agent.org_id, "+15557000123")
+        assert not do_not_call.is_listed(s, phone_agent.org_id, phone_agent.number)
+
+
+async def test_do_not_call_without_a_number_tells_the_model_so():
+    llm = ScriptedLLM([("call", {"name": "do_not_call"}), ("say", "Noted.")])
+    session, result, _closed = await _converse(llm, CallControl(session_id=None), "Never call me", outbound=True)
+    result.expect.next_event().is_function_call(name="do_not_call")
+    result.expect.next_event().is_function_call_output(is_error=True)
+    assert "not a phone call" in llm.tool_outputs[0]
+    await session.aclose()
 
 
 async def test_end_call_says_goodbye_then_closes_and_records_agent_ended(phone_agent):

@@ -16,7 +16,7 @@ _SCOPED = {
     401: {"description": "Not signed in"},
     403: {"description": "Not allowed"},
     404: {"description": "Not found"},
-    409: {"description": "Phone number taken"},
+    409: {"description": "Phone number taken, or two analysis fields with one name"},
 }
 
 

@@ -11,6 +11,12 @@ from voice_platform.api import password_reset
 from voice_platform.api import api_keys, audit_log
 from voice_platform.api import billing
 from voice_platform.api import custom_tools
+from voice_platform.api import do_not_call
+from voice_platform.api import call_summaries
+from voice_platform.api import webhooks
+from voice_platform.api import outbound_calls
+from voice_platform.api import campaigns
+from voice_platform.api import transfer
 from voice_platform.api.errors import install_error_handlers
 
 API_PREFIX = "/api/v1"
@@ -25,6 +31,12 @@ def build_router() -> APIRouter:
     router.include_router(audit_log.router)  # /organizations/{org_id}/audit-log (read-only)
     router.include_router(billing.router)  # /billing/plans, /organizations/{org_id}/billing
     router.include_router(custom_tools.router)  # /organizations/{org_id}/custom-tools
+    router.include_router(do_not_call.router)  # /organizations/{org_id}/do-not-call
+    router.include_router(call_summaries.router)  # /organizations/{org_id}/call-summaries, /call-summaries/unsubscribe
+    router.include_router(webhooks.router)  # /organizations/{org_id}/webhooks
+    router.include_router(outbound_calls.router)  # /agents/{agent_id}/calls (place an outbound call)
+    router.include_router(campaigns.router)  # /organizations/{org_id}/campaigns (and start|pause|resume|cancel)
+    router.include_router(transfer.router)  # /voice/twilio/transfer/... (a warm transfer's Twilio webhooks)
     return router
 
 
@@ -39,11 +51,14 @@ async def _lifespan(_app: FastAPI):
 class _Api(FastAPI):
     """The API. Twilio's incoming-call webhook, which every phone call hits, is answered ahead of
     FastAPI's per-request layers by its own ASGI app (``voice.incoming_app``, which traces itself
-    and does what those layers did for it); every other request is FastAPI's."""
+    and does what those layers did for it), and so is an outbound call's answer
+    (``voice.outbound_app``); every other request is FastAPI's."""
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and scope["path"] == voice.INCOMING_ROUTE:
             await voice.incoming_app(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] == voice.OUTBOUND_ROUTE:
+            await voice.outbound_app(scope, receive, send)  # an outbound call's answer: the same fast path
         else:
             await super().__call__(scope, receive, send)
 

@@ -1,4 +1,5 @@
-"""/api/v1/calls: the organization's call history and one call's transcript and tool calls."""
+"""/api/v1/calls: the organization's call history (also as CSV), one call's transcript, tool calls and
+analysis, and re-running that analysis."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Query, Response, status as http_status
+from pydantic import BaseModel, ConfigDict, Field
 
 from voice_platform.api.deps import CurrentUser, SessionDep
 from voice_platform.api.schemas import IsoDate, PageOut
-from voice_platform.services import call_history
+from voice_platform.models.base import utcnow
+from voice_platform.services import call_analysis, call_export, call_history
 
 router = APIRouter(prefix="/calls", tags=["calls"])
 _SCOPED = {401: {"description": "Not signed in"}, 403: {"description": "Not allowed"}, 404: {"description": "Not found"}}
@@ -31,6 +33,21 @@ class CallOut(BaseModel):
     duration_seconds: float | None
     end_reason: str | None
     tool_calls: int
+    success: bool | None = Field(default=None, description="The analysis's verdict (null: none yet, or no rubric)")
+    summary_line: str | None = Field(default=None, description="The first line of the analysis's summary")
+    direction: Literal["inbound", "outbound"] = Field(
+        default="inbound", description="outbound: the agent called to_number from its own number (from_number)")
+
+
+class AnalysisOut(BaseModel):
+    status: Literal["pending", "done", "failed", "skipped"]
+    summary: str | None
+    data: dict[str, Any] | None = Field(description="The plan's fields: name -> value (null: the call did not yield it)")
+    success: bool | None
+    success_reason: str | None
+    sentiment: Literal["positive", "neutral", "negative"] | None
+    model: str | None
+    error: str | None
 
 
 class TurnOut(BaseModel):
@@ -60,6 +77,17 @@ class CallDetailOut(CallOut):
     provider_call_id: str | None
     turns: list[TurnOut]
     tool_invocations: list[ToolInvocationOut]
+    analysis: AnalysisOut | None = Field(description="Null until the call has ended")
+    answered_by: str | None = Field(default=None, description="Outbound: Twilio's answering-machine detection")
+    transfer: dict[str, Any] | None = Field(
+        default=None, description="A warm transfer: mode, attempt, state, briefing, person_number, stages "
+                                  "[{stage, at, ...}] in order (holding, calling_person, briefing, accepted | "
+                                  "declined | no_answer | failed, returned, resumed)")
+
+
+Status = Literal["pending", "active", "completed", "failed"]
+Kind = Literal["phone", "test"]
+Success = Annotated[bool | None, Query(description="Only calls whose analysis said succeeded (true) or not (false)")]
 
 
 @router.get("/organization/{org_id}", response_model=PageOut[CallOut], responses=_SCOPED)
@@ -68,17 +96,40 @@ def list_calls(
     user: CurrentUser,
     session: SessionDep,
     agent_id: uuid.UUID | None = None,
-    status: Literal["pending", "active", "completed", "failed"] | None = None,
-    kind: Literal["phone", "test"] | None = None,
+    status: Status | None = None,
+    kind: Kind | None = None,
     date_from: IsoDate | None = None,
     date_to: IsoDate | None = None,
+    success: Success = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PageOut[CallOut]:
     page = call_history.list_calls(session, user, org_id, agent_id=agent_id, status=status, kind=kind,
-                                   date_from=date_from, date_to=date_to, offset=offset, limit=limit)
+                                   date_from=date_from, date_to=date_to, success=success, offset=offset, limit=limit)
     return PageOut[CallOut](items=[CallOut.model_validate(c) for c in page.items], total=page.total,
                             offset=page.offset, limit=page.limit)
+
+
+@router.get("/organization/{org_id}/export.csv", response_class=Response,
+            responses={**_SCOPED, 200: {"description": "The calls as CSV", "content": {"text/csv": {}}}})
+def export_calls(
+    org_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    agent_id: uuid.UUID | None = None,
+    status: Status | None = None,
+    kind: Kind | None = None,
+    date_from: IsoDate | None = None,
+    date_to: IsoDate | None = None,
+    success: Success = None,
+) -> Response:
+    """The calls the list shows with the same filters (newest first, at most 10,000), with each
+    analysed call's summary, verdict, sentiment and one column per extracted field."""
+    text = call_export.export_csv(session, user, org_id, agent_id=agent_id, status=status, kind=kind,
+                                  date_from=date_from, date_to=date_to, success=success)
+    name = f"calls-{utcnow():%Y%m%d-%H%M%S}.csv"
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/{call_id}", response_model=CallDetailOut, responses=_SCOPED)
@@ -92,7 +143,17 @@ def get_call(call_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Call
         provider_call_id=detail.provider_call_id,
         turns=[TurnOut(**t) for t in detail.turns],
         tool_invocations=[ToolInvocationOut(**i) for i in detail.tool_invocations],
+        analysis=AnalysisOut(**detail.analysis) if detail.analysis else None,
+        answered_by=detail.answered_by, transfer=detail.transfer,
     )
+
+
+@router.post("/{call_id}/analysis", response_model=AnalysisOut, status_code=http_status.HTTP_202_ACCEPTED,
+             responses={**_SCOPED, 409: {"description": "The call has not ended yet"}})
+def rerun_analysis(call_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> AnalysisOut:
+    """Analyse the call again with its agent's current plan; the answer is the pending analysis
+    (poll ``GET /calls/{id}`` for the result). Needs the right to edit agents."""
+    return AnalysisOut(**call_analysis.rerun(session, user, call_id))
 
 
 @router.get("/{call_id}/recording", responses={**_SCOPED, 502: {"description": "Twilio unreachable"},

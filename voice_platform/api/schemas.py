@@ -8,14 +8,16 @@ service's rule into the schema (from the service's own constants) without checki
 
 from __future__ import annotations
 
+import copy
 import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from voice_platform.services import agents, auth, rbac, validation
+from voice_platform.services.analysis_plan import PLAN_JSON_SCHEMA
 
 T = TypeVar("T")
 
@@ -160,6 +162,19 @@ _LANGUAGE = declared(pattern=agents.LANGUAGE_PATTERN, examples=["en-US", "fr"])
 _NOTICE = declared(maxLength=agents.MAX_NOTICE, pattern=TEXT)
 
 
+def _analysis_plan(schema: dict[str, Any]) -> None:
+    """The plan's own JSON Schema (``services.analysis_plan``), which the service enforces."""
+    schema.clear()
+    schema["anyOf"] = [copy.deepcopy(PLAN_JSON_SCHEMA), {"type": "null"}]
+    schema["description"] = PLAN_JSON_SCHEMA["description"]
+
+
+_PLAN = {"json_schema_extra": _analysis_plan}
+VoicemailAction = Literal["hangup", "leave_message", "continue"]
+TransferMode = Literal["cold", "warm"]
+_VOICEMAIL_MESSAGE = declared(maxLength=agents.MAX_VOICEMAIL_MESSAGE, pattern=TEXT)
+
+
 class AgentIn(BaseModel):
     organization_id: uuid.UUID
     name: str = Field(max_length=100_000, **_AGENT_NAME)
@@ -173,6 +188,13 @@ class AgentIn(BaseModel):
     transfer_number: str | None = Field(default=None, max_length=100, **E164_OR_EMPTY)
     record_calls: StrictBool | None = None
     recording_notice: str | None = Field(default=None, max_length=100_000, **_NOTICE)
+    analysis_plan: dict[str, Any] | None = Field(default=None, **_PLAN)
+    voicemail_action: VoicemailAction | None = Field(
+        default=None, description="An outbound call answered by a machine: hang up, leave voicemail_message, "
+                                  "or let the agent talk")
+    voicemail_message: str | None = Field(default=None, max_length=100_000, **_VOICEMAIL_MESSAGE)
+    transfer_mode: TransferMode | None = Field(
+        default=None, description="transfer_call: cold puts the caller through; warm briefs the person first")
 
 
 class AgentUpdate(BaseModel):
@@ -189,6 +211,10 @@ class AgentUpdate(BaseModel):
     transfer_number: str | None = Field(default=None, max_length=100, **E164_OR_EMPTY)
     record_calls: StrictBool | None = None
     recording_notice: str | None = Field(default=None, max_length=100_000, **_NOTICE)
+    analysis_plan: dict[str, Any] | None = Field(default=None, **_PLAN)
+    voicemail_action: VoicemailAction | None = None
+    voicemail_message: str | None = Field(default=None, max_length=100_000, **_VOICEMAIL_MESSAGE)
+    transfer_mode: TransferMode | None = None
 
 
 class AgentOut(BaseModel):
@@ -206,6 +232,10 @@ class AgentOut(BaseModel):
     transfer_number: str | None
     record_calls: bool
     recording_notice: str | None
+    analysis_plan: dict[str, Any] | None = Field(default=None, **_PLAN)
+    voicemail_action: str = "hangup"
+    voicemail_message: str | None = None
+    transfer_mode: str = "cold"
     created_at: datetime
     updated_at: datetime
 

@@ -1,4 +1,5 @@
-"""Twilio's voice webhooks: the incoming call, how the Dial leg ended, the call's end, its recording.
+"""Twilio's voice webhooks: the incoming call, how the Dial leg ended, the call's end, its recording,
+and an outbound call's answer, status and answering-machine result (``services.outbound_calls``).
 
 Every request is signature-checked first (``_verified``): a missing or forged
 ``X-Twilio-Signature`` is a 403 and nothing is read or written; with no
@@ -20,18 +21,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qs, unquote_plus
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 
 from voice_platform import telemetry
 from voice_platform.api.errors import ErrorJSONResponse, domain_error_response
 from voice_platform.db import session_scope
 from voice_platform.errors import PermissionDenied
 from voice_platform.security import validate_twilio_signature
-from voice_platform.services import calls, incoming_calls
+from voice_platform.services import calls, incoming_calls, outbound_answers, outbound_calls
 from voice_platform.settings import Settings, get_settings
 from voice_platform.telephony import twiml, urls
 
@@ -277,3 +279,121 @@ async def recording(form: TwilioForm) -> Response:
         except Exception as exc:  # noqa: BLE001
             log.error("recording of %s not stored (%s)", form.get("CallSid"), exc.__class__.__name__)
     return _xml(twiml.HEAD + twiml.TAIL)
+
+
+# --- outbound calls: each webhook's URL carries its session id (``?session=``), signed by Twilio -----
+
+def _session_param(request: Request) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(request.query_params.get("session") or "")
+    except ValueError:
+        return None
+
+
+class _OutboundAnswer:
+    """``POST /voice/twilio/outbound?session=<id>``: the callee picked up. A plain ASGI endpoint
+    in the router (no request objects, no dependency solving: bench_outbound_webhook holds it to
+    the incoming webhook's targets), doing what those layers would: the body read with a bound,
+    a refused signature FastAPI's 403 ``{"detail": ...}``, anything unexpected logged and answered
+    with a spoken apology, never a 500 to Twilio."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["method"] != "POST":  # when served ahead of the router (as ``incoming_app`` is)
+            await ErrorJSONResponse({"detail": "Method Not Allowed"}, status_code=405,
+                                    headers={"Allow": "POST"})(scope, receive, send)
+            return
+        body = await _body(receive)
+        if body is None:
+            return  # Twilio hung up on this request
+        signature = None
+        for name, value in scope["headers"]:
+            if name == b"x-twilio-signature":
+                signature = value.decode("latin-1")
+        try:
+            response = await outbound_answer(body, scope["query_string"], signature)
+        except PermissionDenied as exc:
+            response = domain_error_response(exc)
+        except Exception:  # noqa: BLE001 - a bug must still leave the callee a sentence
+            log.exception("outbound answer webhook failed")
+            response = _xml(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM))
+        await response(scope, receive, send)
+
+
+async def outbound_answer(body: bytes, query: bytes, signature: str | None) -> Response:
+    """Bridge the callee into LiveKit exactly as an inbound caller: the same ``<Dial><Sip>`` with
+    the session header, the agent's number as the dialed one (LiveKit's inbound trunk and
+    dispatch rule take the call; the worker claims this session). An unknown, ended or already
+    bridged session, or another call's, hangs up; the database failing says a sentence first."""
+    answering = _current()
+    settings = answering.settings
+    form = _verified(body, query, signature, urls.public_url(urls.OUTBOUND_PATH))
+    call_sid = form.get("CallSid", "")
+    try:
+        call_id = uuid.UUID(parse_qs(query.decode("latin-1")).get("session", [""])[0])
+    except ValueError:
+        call_id = None
+    if call_id is None or not call_sid or len(call_sid) > 64:
+        return _xml(twiml.hang_up())
+    if not settings.livekit_sip_domain:
+        log.error("outbound call %s not bridged: LIVEKIT_SIP_DOMAIN is not set", call_sid)
+        return _xml(twiml.say_and_hang_up(twiml.UNAVAILABLE))
+    try:
+        answer = await outbound_answers.answer(call_id, call_sid)
+    except Exception as exc:  # noqa: BLE001 - database down or hanging: the callee still hears a sentence
+        log.error("outbound call %s: session not found (%s)", call_sid, exc.__class__.__name__)
+        return _xml(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM))
+    if answer is None:
+        return _xml(twiml.hang_up())
+    return _xml(twiml.dial_sip(
+        uri=twiml.sip_uri(answer.agent_number, settings.livekit_sip_domain, str(call_id)),
+        username=settings.livekit_sip_username, password=settings.livekit_sip_password,
+        action_url=answering.dial_status_url, record=answer.record_calls,
+        recording_callback_url=answering.recording_url, notice=answer.recording_notice,
+    ))
+
+
+OUTBOUND_ROUTE = urls.OUTBOUND_PATH
+outbound_app = _OutboundAnswer()
+router.add_route(OUTBOUND_ROUTE.removeprefix("/api/v1"), outbound_app, methods=["POST"], include_in_schema=False)
+
+
+def _outbound_status(call_id: uuid.UUID, form: dict[str, str]) -> bool:
+    with session_scope() as session:
+        return outbound_calls.status_changed(session, call_id, form.get("CallSid", ""), form.get("CallStatus", ""),
+                                             form.get("CallDuration"))
+
+
+@router.post("/outbound-status")
+async def outbound_status(request: Request, form: TwilioForm) -> Response:
+    """``calls.create``'s status callback (initiated, ringing, answered, completed): the final one
+    closes the session as an inbound call's ``/status`` does (no-answer, busy ... as end reasons)."""
+    call_id = _session_param(request)
+    if call_id is not None:
+        try:
+            await _bounded(_outbound_status, call_id, form)
+        except Exception as exc:  # noqa: BLE001 - Twilio retries on errors; answer 200 and log
+            log.error("status of outbound %s not recorded (%s)", form.get("CallSid"), exc.__class__.__name__)
+    return _xml(twiml.HEAD + twiml.TAIL)
+
+
+def _machine(call_id: uuid.UUID, form: dict[str, str]) -> outbound_calls.Voicemail | None:
+    with session_scope() as session:
+        return outbound_calls.machine_detected(session, call_id, form.get("CallSid", ""), form.get("AnsweredBy", ""),
+                                               form.get("MachineDetectionDuration"))
+
+
+@router.post("/amd", status_code=204)
+async def answering_machine(request: Request, form: TwilioForm, background: BackgroundTasks) -> Response:
+    """Twilio's asynchronous answering-machine detection result. Answered at once (204); the new
+    TwiML for a machine (the voicemail message, or a hang-up) is pushed to the live call after
+    the response, once the session's end is committed."""
+    call_id = _session_param(request)
+    voicemail = None
+    if call_id is not None:
+        try:
+            voicemail = await _bounded(_machine, call_id, form)
+        except Exception as exc:  # noqa: BLE001 - the call goes on with the agent; log it
+            log.error("machine detection of %s not recorded (%s)", form.get("CallSid"), exc.__class__.__name__)
+    if voicemail is not None:
+        background.add_task(outbound_calls.leave_voicemail, voicemail)
+    return Response(status_code=204)

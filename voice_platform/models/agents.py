@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from typing import Any
+
 from sqlmodel import Field
 
-from voice_platform.models.base import Timestamped, uuid_pk
+from voice_platform.models.base import JSONType, Timestamped, uuid_pk
 
 
 class VoiceAgent(Timestamped, table=True):
@@ -33,3 +35,12 @@ class VoiceAgent(Timestamped, table=True):
     # Off by default: recording a call needs the caller told, in most places by law.
     record_calls: bool = Field(default=False, nullable=False)
     recording_notice: str | None = Field(default=None, max_length=500)
+    # What the post-call analysis extracts: {"summary_prompt", "success_rubric", "fields": [...]};
+    # NULL: the default plan (a summary and the caller's sentiment).
+    analysis_plan: dict[str, Any] | None = Field(default=None, sa_type=JSONType, nullable=True)
+    # An outbound call answered by a machine: hangup | leave_message | continue (talk to it).
+    voicemail_action: str = Field(default="hangup", max_length=20, nullable=False,
+                                  sa_column_kwargs={"server_default": "hangup"})
+    voicemail_message: str | None = Field(default=None, max_length=1000)
+    # transfer_call: cold (the caller is put through) | warm (the person hears a briefing first).
+    transfer_mode: str = Field(default="cold", max_length=10, nullable=False, sa_column_kwargs={"server_default": "cold"})

@@ -21,13 +21,14 @@ from livekit.agents.voice import SpeechHandle
 
 from voice_platform.db import session_scope
 from voice_platform.models import CallSession, Organization, VoiceAgent
+from voice_platform.models.calls import OUTBOUND
 from voice_platform.runtime.assembly import AssembledTools, Userdata, assemble_agent_tools
 from voice_platform.runtime.custom_tools import CustomToolCalls
 from voice_platform.runtime.instructions import AgentBrief, build_instructions, greeting_request
 from voice_platform.runtime.model import ModelChoice, realtime_model, require_api_key
 from voice_platform.runtime.recorder import ConversationRecorder
 from voice_platform.runtime.tool_calls import Invocation, Owner, Recorder, guard
-from voice_platform.services import placeholders
+from voice_platform.services import calls, placeholders, warm_transfer
 from voice_platform.settings import get_settings
 from voice_platform.tools.implementations.call_control import CallControl, unavailable_functions
 from voice_platform.tools import registry as tool_registry
@@ -50,6 +51,8 @@ class CallConversation:
     recorder: ConversationRecorder
     function_names: list[str] = field(default_factory=list)
     custom_calls: CustomToolCalls | None = None
+    # A call back from a warm transfer nobody took: what the model says first instead of the greeting.
+    resume_note: str | None = None
 
     def new_session(self) -> AgentSession:
         session = AgentSession(llm=realtime_model(self.choice), userdata=self.userdata)
@@ -57,6 +60,8 @@ class CallConversation:
         return session
 
     def greet(self, session: AgentSession) -> SpeechHandle:
+        if self.resume_note is not None:
+            return session.generate_reply(instructions=self.resume_note)
         return session.generate_reply(instructions=greeting_request(self.brief))
 
     async def aclose(self) -> None:
@@ -73,6 +78,11 @@ def _load(session_id: uuid.UUID) -> tuple[CallSession, VoiceAgent, Organization]
         if call is None or agent is None or org is None:
             raise ConversationUnavailable(f"call session {session_id} or its agent no longer exists")
         return call, agent, org
+
+
+def _turns(session_id: uuid.UUID) -> list[tuple[str, str]]:
+    with session_scope() as session:
+        return [(t.role, t.text) for t in calls.turns(session, session_id)]
 
 
 def _guarded_tools(assembled: AssembledTools, registry: ToolRegistry, recorder: ConversationRecorder,
@@ -112,8 +122,17 @@ def build_conversation(
     registry = registry or tool_registry.default_registry  # looked up per call: tests swap in their own
     require_api_key()  # before any database work: a call without a model fails at once, saying why
     call, agent, org = _load(session_id)
-    values = placeholders.call_values(caller_number=call.from_number, agent_number=call.to_number or agent.phone_number,
-                                      timezone_name=org.timezone, variables=getattr(call, "variables", None))
+    resume_note = None
+    if warm_transfer.resumed(call):  # the same conversation goes on: the model gets what was said
+        resume_note = warm_transfer.resume_note(call)
+        chat_ctx = chat_ctx or ChatContext()
+        for role, text in _turns(session_id):
+            chat_ctx.add_message(role=role, content=text)
+    # caller_number is the person the agent talks to: the callee of an outbound call.
+    outbound = call.direction == OUTBOUND
+    person, line = (call.to_number, call.from_number) if outbound else (call.from_number, call.to_number)
+    values = placeholders.call_values(caller_number=person, agent_number=line or agent.phone_number,
+                                      timezone_name=org.timezone, variables=call.variables)
     brief = AgentBrief(
         agent_name=agent.name, organization_name=org.name, system_prompt=placeholders.fill(agent.system_prompt, values),
         greeting=placeholders.fill(agent.greeting, values), business_details=org.business_details,
@@ -125,11 +144,13 @@ def build_conversation(
     assembled.userdata.call_control = CallControl(
         session_id=session_id, call_sid=call.provider_call_id, transfer_number=agent.transfer_number,
     )
-    tools = _guarded_tools(assembled, registry, recorder, set(unavailable_functions(agent.transfer_number)))
+    hidden = set(unavailable_functions(agent.transfer_number, outbound=outbound))
+    tools = _guarded_tools(assembled, registry, recorder, hidden)
     return CallConversation(
         session_id=session_id,
         agent=Agent(instructions=build_instructions(brief), tools=tools, chat_ctx=chat_ctx),
         userdata=assembled.userdata, brief=brief,
         choice=ModelChoice(model=agent.model, voice=agent.voice, language=agent.language),
         recorder=recorder, function_names=sorted(t.info.name for t in tools), custom_calls=assembled.custom_calls,
+        resume_note=resume_note,
     )

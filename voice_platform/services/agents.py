@@ -16,6 +16,7 @@ from voice_platform.errors import Conflict, NotFound, ValidationFailed
 from voice_platform.models import AgentTool, CallSession, PlatformTool, User, VoiceAgent
 from voice_platform.models.base import aware
 from voice_platform.services import audit, billing, number_inventory, validation
+from voice_platform.services.analysis_plan import clean_plan
 from voice_platform.services.rbac import require
 
 # Gemini Live's prebuilt voices.
@@ -33,8 +34,12 @@ MAX_GREETING = 1000
 NOT_FOUND = "Agent not found"
 FIELDS = (
     "name", "phone_number", "system_prompt", "greeting", "voice", "model", "language", "is_active",
-    "transfer_number", "record_calls", "recording_notice",
+    "transfer_number", "record_calls", "recording_notice", "analysis_plan",
+    "voicemail_action", "voicemail_message", "transfer_mode",
 )
+VOICEMAIL_ACTIONS = ("hangup", "leave_message", "continue")
+TRANSFER_MODES = ("cold", "warm")
+MAX_VOICEMAIL_MESSAGE = 1000
 MAX_NOTICE = 500
 
 
@@ -76,6 +81,15 @@ def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         out["record_calls"] = validation.boolean(data["record_calls"], "record_calls")
     if "recording_notice" in data:
         out["recording_notice"] = validation.text(data["recording_notice"], "recording_notice", max_length=MAX_NOTICE) or None
+    if "voicemail_action" in data and data["voicemail_action"] is not None:
+        out["voicemail_action"] = validation.choice(data["voicemail_action"], "voicemail_action", VOICEMAIL_ACTIONS)
+    if "voicemail_message" in data:
+        out["voicemail_message"] = validation.text(data["voicemail_message"], "voicemail_message",
+                                                   max_length=MAX_VOICEMAIL_MESSAGE) or None
+    if "transfer_mode" in data and data["transfer_mode"] is not None:
+        out["transfer_mode"] = validation.choice(data["transfer_mode"], "transfer_mode", TRANSFER_MODES)
+    if "analysis_plan" in data:  # null: the default plan
+        out["analysis_plan"] = clean_plan(data["analysis_plan"])
     return out
 
 

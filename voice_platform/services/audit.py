@@ -34,6 +34,8 @@ ACTIONS: tuple[str, ...] = (
     "api_key.created", "api_key.revoked",
     "organization.updated",
     "plan.changed",
+    "webhook.created", "webhook.updated", "webhook.deleted", "webhook.secret_rotated", "webhook.disabled",
+    "do_not_call.added", "do_not_call.removed",
 )
 READ = "org:manage"  # the log is for the organization's admins
 MAX_LIMIT = 200

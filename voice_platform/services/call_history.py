@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from voice_platform.errors import NotFound, ValidationFailed
 from voice_platform.models import CallSession, ToolInvocation, User, VoiceAgent
 from voice_platform.models.base import aware
-from voice_platform.models.calls import ACTIVE, COMPLETED, FAILED, PENDING
+from voice_platform.models.calls import ACTIVE, ANALYSIS_DONE, COMPLETED, FAILED, PENDING
 from voice_platform.services import calls as call_service
 from voice_platform.security import TokenInvalid, sign_payload, verify_signed_payload
 from voice_platform.services.rbac import refuse_api_key, require
@@ -42,6 +42,9 @@ class CallSummary:
     duration_seconds: float | None
     end_reason: str | None
     tool_calls: int
+    success: bool | None = None  # the analysis's verdict, when it gave one
+    summary_line: str | None = None  # the analysis's summary, its first line
+    direction: str = "inbound"  # outbound: the agent called (from_number is the agent's)
 
 
 @dataclass(frozen=True)
@@ -70,10 +73,40 @@ class CallDetail:
     provider_call_id: str | None
     turns: list[dict[str, Any]] = field(default_factory=list)
     tool_invocations: list[dict[str, Any]] = field(default_factory=list)
+    # {"status", "summary", "data", "success", "success_reason", "sentiment", "model", "error"};
+    # None until the call has ended.
+    analysis: dict[str, Any] | None = None
+    # An outbound call's answering-machine verdict (human, machine_end_beep, ...), when detected.
+    answered_by: str | None = None
+    # A warm transfer: {"state", "stages": [{"stage", "at", ...}], ...} (services.warm_transfer).
+    transfer: dict[str, Any] | None = None
+
+
+ANALYSIS_KEYS = ("summary", "data", "success", "success_reason", "sentiment", "model", "error")
+
+
+def analysis_of(call: CallSession) -> dict[str, Any] | None:
+    """The call's analysis as the API shows it (every key present, absent values null)."""
+    if call.analysis_status is None:
+        return None
+    stored = call.analysis or {}
+    return {"status": call.analysis_status, **{key: stored.get(key) for key in ANALYSIS_KEYS}}
 
 
 def _day_start(value: date) -> datetime:
     return datetime.combine(value, time.min, tzinfo=timezone.utc)
+
+
+SUMMARY_LINE_MAX = 200
+
+
+def summary_line(call: CallSession) -> str | None:
+    """The first line of the analysis's summary, for one row of a list."""
+    summary = (call.analysis or {}).get("summary") if call.analysis_status == ANALYSIS_DONE else None
+    if not isinstance(summary, str) or not summary.strip():
+        return None
+    line = summary.strip().splitlines()[0].strip()
+    return line if len(line) <= SUMMARY_LINE_MAX else line[:SUMMARY_LINE_MAX - 1] + "…"
 
 
 def _summary(call: CallSession, agent_name: str, tool_calls: int) -> CallSummary:
@@ -81,36 +114,23 @@ def _summary(call: CallSession, agent_name: str, tool_calls: int) -> CallSummary
         id=call.id, organization_id=call.organization_id, agent_id=call.agent_id, agent_name=agent_name, kind=call.kind, status=call.status,
         from_number=call.from_number, to_number=call.to_number, started_at=aware(call.started_at),
         ended_at=aware(call.ended_at), duration_seconds=call.duration_seconds, end_reason=call.end_reason,
-        tool_calls=tool_calls,
+        tool_calls=tool_calls, success=call.analysis_success if call.analysis_status == ANALYSIS_DONE else None,
+        summary_line=summary_line(call), direction=call.direction,
     )
 
 
 def list_calls(
     session: Session, actor: User, org_id: uuid.UUID, *, agent_id: uuid.UUID | None = None,
     status: str | None = None, kind: str | None = None, date_from: date | None = None, date_to: date | None = None,
-    offset: int = 0, limit: int = 50,
+    success: bool | None = None, offset: int = 0, limit: int = 50,
 ) -> CallPage:
-    """Newest first. ``date_to`` is inclusive (the whole day, UTC)."""
+    """Newest first. ``date_to`` is inclusive (the whole day, UTC); ``success`` keeps the calls whose
+    analysis gave that verdict."""
     require(session, actor, "call:read", org_id)
-    if status is not None and status not in STATUSES:
-        raise ValidationFailed(f"status must be one of: {', '.join(STATUSES)}", field="status")
-    if kind is not None and kind not in KINDS:
-        raise ValidationFailed(f"kind must be one of: {', '.join(KINDS)}", field="kind")
-    if date_from and date_to and date_from > date_to:
-        raise ValidationFailed("The start date must not be after the end date", field="date_from")
     if offset < 0 or not 1 <= limit <= 200:
         raise ValidationFailed("offset must be 0 or more and limit between 1 and 200", field="limit")
-    where = [CallSession.organization_id == org_id]
-    if agent_id is not None:
-        where.append(CallSession.agent_id == agent_id)
-    if status is not None:
-        where.append(CallSession.status == status)
-    if kind is not None:
-        where.append(CallSession.kind == kind)
-    if date_from is not None:
-        where.append(CallSession.started_at >= _day_start(date_from))
-    if date_to is not None:
-        where.append(CallSession.started_at < _day_start(date_to) + timedelta(days=1))
+    where = filters(org_id, agent_id=agent_id, status=status, kind=kind, date_from=date_from, date_to=date_to,
+                    success=success)
     total = session.exec(select(func.count()).select_from(CallSession).where(*where)).one()
     rows = session.exec(
         select(CallSession, VoiceAgent.name)
@@ -129,11 +149,42 @@ def list_calls(
                     limit=limit)
 
 
+def filters(
+    org_id: uuid.UUID, *, agent_id: uuid.UUID | None = None, status: str | None = None, kind: str | None = None,
+    date_from: date | None = None, date_to: date | None = None, success: bool | None = None,
+) -> list:
+    """The WHERE clauses of a filtered call list (the list and its CSV export); checks the values."""
+    if status is not None and status not in STATUSES:
+        raise ValidationFailed(f"status must be one of: {', '.join(STATUSES)}", field="status")
+    if kind is not None and kind not in KINDS:
+        raise ValidationFailed(f"kind must be one of: {', '.join(KINDS)}", field="kind")
+    if date_from and date_to and date_from > date_to:
+        raise ValidationFailed("The start date must not be after the end date", field="date_from")
+    where = [CallSession.organization_id == org_id]
+    if agent_id is not None:
+        where.append(CallSession.agent_id == agent_id)
+    if status is not None:
+        where.append(CallSession.status == status)
+    if kind is not None:
+        where.append(CallSession.kind == kind)
+    if date_from is not None:
+        where.append(CallSession.started_at >= _day_start(date_from))
+    if date_to is not None:
+        where.append(CallSession.started_at < _day_start(date_to) + timedelta(days=1))
+    if success is not None:
+        where += [CallSession.analysis_status == ANALYSIS_DONE, CallSession.analysis_success.is_(success)]
+    return where
+
+
 def get_call_detail(session: Session, actor: User, call_id: uuid.UUID) -> CallDetail:
     call = session.get(CallSession, call_id)
     if call is None:
         raise NotFound(NOT_FOUND)
     require(session, actor, "call:read", call.organization_id, not_found=NOT_FOUND)
+    return _detail(session, call)
+
+
+def _detail(session: Session, call: CallSession) -> CallDetail:
     agent = session.get(VoiceAgent, call.agent_id)
     invocations = call_service.tool_invocations(session, call.id)
     return CallDetail(
@@ -149,7 +200,40 @@ def get_call_detail(session: Session, actor: User, call_id: uuid.UUID) -> CallDe
              "error": i.error, "duration_ms": i.duration_ms, "at": aware(i.created_at)}
             for i in invocations
         ],
+        analysis=analysis_of(call), answered_by=call.answered_by, transfer=_transfer_view(call.transfer),
     )
+
+
+TRANSFER_KEYS = ("mode", "attempt", "state", "briefing", "person_number", "stages")
+
+
+def _transfer_view(transfer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What people see of a warm transfer: its stages and outcome, not Twilio's call ids."""
+    if not transfer:
+        return None
+    return {key: transfer.get(key) for key in TRANSFER_KEYS}
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
+
+
+def call_document(session: Session, call: CallSession) -> dict[str, Any]:
+    """The call as ``GET /api/v1/calls/{id}`` shows it, as plain JSON values (webhook events carry
+    it; no permission check: the caller already holds the organization's own row)."""
+    detail = _detail(session, call)
+    document = {name: getattr(detail.summary, name) for name in CallSummary.__dataclass_fields__
+                if name != "organization_id"}
+    document.update({name: getattr(detail, name) for name in CallDetail.__dataclass_fields__ if name != "summary"})
+    return _json_ready(document)
 
 
 RECORDING_LINK_MINUTES = 30

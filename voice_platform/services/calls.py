@@ -24,8 +24,10 @@ from voice_platform import telemetry
 from voice_platform.errors import DomainError, NotFound
 from voice_platform.models import CallSession, CallTurn, Subscription, ToolInvocation, User, VoiceAgent
 from voice_platform.models.base import aware, utcnow
-from voice_platform.models.calls import ACTIVE, COMPLETED, FAILED, OPEN_STATUSES, PENDING, PHONE, TEST
-from voice_platform.services import billing, validation
+from voice_platform.models.calls import (
+    ACTIVE, ANALYSIS_PENDING, COMPLETED, EVENT_ENDED, EVENT_STARTED, FAILED, OPEN_STATUSES, PENDING, PHONE, TEST,
+)
+from voice_platform.services import billing, campaign_outcomes, validation, wakeups
 from voice_platform.services.agents import get_agent
 from voice_platform.services.rbac import require
 
@@ -202,7 +204,7 @@ def _open_statements(dialect_name: str) -> _OpenStatements:
         values.update(organization_id=agent.c.organization_id, agent_id=agent.c.id)
         opened = (sqlite.insert(table)
                   .from_select(list(_SESSION_COLUMNS), select(*(values[name] for name in _SESSION_COLUMNS))
-                               .where(agent.c.phone_number == bindparam("number")))
+                               .where(agent.c.phone_number == bindparam("number")), include_defaults=False)
                   .on_conflict_do_nothing(index_elements=["provider_call_id"])
                   .returning(table.c.id, table.c.agent_id, table.c.organization_id,
                              *(select(column).where(VoiceAgent.phone_number == bindparam("number")).scalar_subquery()
@@ -219,6 +221,7 @@ def _open_statements(dialect_name: str) -> _OpenStatements:
     opened = postgresql.insert(table).from_select(
         list(_SESSION_COLUMNS),
         select(*(values[name] for name in _SESSION_COLUMNS)).where(agent.c.organization_id == slot.c.organization_id),
+        include_defaults=False,  # the columns it does not name take their server defaults
     )
     opened = opened.on_conflict_do_update(
         index_elements=["provider_call_id"], set_={"provider_call_id": opened.excluded.provider_call_id}
@@ -332,10 +335,13 @@ def claim_session(session: Session, session_id: uuid.UUID, *, room_name: str | N
     claimed = session.execute(
         update(CallSession)
         .where(CallSession.id == session_id, CallSession.status == PENDING, CallSession.answered_at.is_(None))
-        .values(status=ACTIVE, answered_at=now, room_name=room_name, updated_at=now)
+        .values(status=ACTIVE, answered_at=now, room_name=room_name, updated_at=now,
+                pending_events=CallSession.pending_events.op("|")(EVENT_STARTED))
         .returning(CallSession.id)
     ).first()
     found = session.get(CallSession, session_id, populate_existing=True)
+    if claimed is not None:
+        wakeups.after_commit(session, wakeups.WEBHOOKS)  # call.started
     if claimed is None:
         if found is None:
             raise SessionRefused("Unknown call session", reason="unknown")
@@ -368,9 +374,11 @@ def open_session_for_number(
     call = CallSession(
         organization_id=org_id, agent_id=agent_id, kind=PHONE, provider_call_id=call_sid, from_number=from_number,
         to_number=number, room_name=room_name, status=ACTIVE, started_at=now, answered_at=now,
+        pending_events=EVENT_STARTED,
     )
     session.add(call)
     session.flush()
+    wakeups.after_commit(session, wakeups.WEBHOOKS)
     return call
 
 
@@ -379,9 +387,10 @@ def open_test_session(session: Session, actor: User, agent_id: uuid.UUID) -> Cal
     agent = get_agent(session, actor, agent_id)
     now = utcnow()
     call = CallSession(organization_id=agent.organization_id, agent_id=agent.id, kind=TEST, status=ACTIVE,
-                       started_at=now, answered_at=now)
+                       started_at=now, answered_at=now, pending_events=EVENT_STARTED)
     session.add(call)
     session.flush()
+    wakeups.after_commit(session, wakeups.WEBHOOKS)
     return call
 
 
@@ -468,7 +477,11 @@ def finish_session(
     session: Session, session_id: uuid.UUID, *, reason: str, error: str | None = None,
     ended_at: datetime | None = None, duration_seconds: float | None = None,
 ) -> bool:
-    """Close an open session once. Returns False when it was already closed (nothing changes)."""
+    """Close an open session once. Returns False when it was already closed (nothing changes).
+
+    The same statement marks the ``call.ended`` webhook event as owed and the analysis as
+    pending, so neither can be lost between the close and the background loops that do them.
+    """
     call = session.get(CallSession, session_id, populate_existing=True)
     if call is None or call.status not in OPEN_STATUSES:
         return False
@@ -479,10 +492,15 @@ def finish_session(
         update(CallSession)
         .where(CallSession.id == session_id, CallSession.status.in_(OPEN_STATUSES))
         .values(status=status, end_reason=reason[:40], error=error, ended_at=ended, duration_seconds=duration,
-                updated_at=utcnow())
+                updated_at=utcnow(), pending_events=CallSession.pending_events.op("|")(EVENT_ENDED),
+                analysis_status=ANALYSIS_PENDING)
         .returning(CallSession.id)
     ).first()
     if changed is not None:
+        wakeups.after_commit(session, wakeups.WEBHOOKS, wakeups.ANALYSES)
+        if call.campaign_contact_id is not None:
+            campaign_outcomes.call_ended(session, call.campaign_contact_id, call.id, reason=reason, status=status,
+                                         now=ended)
         telemetry.instruments().call_duration.record(duration, {"kind": call.kind, "status": status})
         if call.kind == PHONE:
             billing.call_ended(session, call, duration_seconds=duration)

@@ -11,6 +11,9 @@ work). A DNS answer that changes between the check and the connect (DNS rebindin
 cannot reach a refused address. Redirects are never followed, bodies are read up to a cap and
 one deadline covers the whole request.
 
+``guarded_client`` is for many requests to ONE host (the webhook sender keeps one per endpoint):
+its pool reuses connections, which is only right while every request names the same host.
+
 ``mcp_httpx_client_factory`` gives the MCP SDK (which speaks ``httpx2``) a client with the same
 transport-level guard, for discovery in the web process and for calls in the worker.
 """
@@ -212,6 +215,13 @@ def _client(timeout: float) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False, timeout=timeout)
 
 
+def guarded_client(timeout: float) -> httpx.AsyncClient:
+    """A guarded client to pass as ``request(..., client=)`` for a series of requests to one host
+    name, so they share keep-alive connections. Never share it across host names: its pool keys
+    connections by the checked address, and the TLS name is set per connection."""
+    return _client(timeout)
+
+
 def mcp_httpx_client_factory(headers: dict[str, str] | None = None, timeout: Any = None, auth: Any = None) -> Any:
     """An ``mcp.shared._httpx_utils.McpHttpClientFactory``: the ``httpx2.AsyncClient`` the MCP SDK's
     transports use (pass it as ``http_client=`` to ``streamable_http_client``, or as the client
@@ -252,21 +262,23 @@ async def request(
     headers: dict[str, str] | None = None,
     params: dict[str, Any] | None = None,
     json: object = None,
+    content: bytes | None = None,
     timeout: float,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    client: httpx.AsyncClient | None = None,
 ) -> OutboundResponse:
-    """One guarded request. ``json=None`` sends no body. ``timeout`` bounds the whole exchange
-    (connect, send, the capped read). OutboundRefused for a refused URL, OutboundFailed when the
-    other side does not answer properly."""
+    """One guarded request. ``json=None`` sends no body; ``content`` sends these exact bytes (a
+    signed body). ``timeout`` bounds the whole exchange (connect, send, the capped read).
+    ``client``: a ``guarded_client`` to reuse (same host only); by default a fresh one.
+    OutboundRefused for a refused URL, OutboundFailed when the other side does not answer properly."""
     _scheme, host, _port = _split(url)
-    body: dict[str, Any] = {} if json is None else {"json": json}
+    body: dict[str, Any] = {"content": content} if content is not None else {} if json is None else {"json": json}
     try:
         with anyio.fail_after(timeout):
-            async with _client(timeout) as client:
-                async with client.stream(method, url, headers=headers, params=params, **body) as response:
-                    content, truncated = await _read_capped(response, max_bytes)
-                    return OutboundResponse(response.status_code, response.headers.get("content-type", ""),
-                                            content, truncated)
+            if client is not None:
+                return await _exchange(client, method, url, headers, params, body, max_bytes)
+            async with _client(timeout) as fresh:
+                return await _exchange(fresh, method, url, headers, params, body, max_bytes)
     except TimeoutError as exc:
         raise OutboundFailed(f"{host} did not answer within {timeout:g} s") from exc
     except httpx.TimeoutException as exc:
@@ -275,6 +287,13 @@ async def request(
         raise OutboundFailed(f"Could not connect to {host}: {_reason(exc)}") from exc
     except httpx.HTTPError as exc:
         raise OutboundFailed(f"The request to {host} failed: {_reason(exc)}") from exc
+
+
+async def _exchange(client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str] | None,
+                    params: dict[str, Any] | None, body: dict[str, Any], max_bytes: int) -> OutboundResponse:
+    async with client.stream(method, url, headers=headers, params=params, **body) as response:
+        content, truncated = await _read_capped(response, max_bytes)
+        return OutboundResponse(response.status_code, response.headers.get("content-type", ""), content, truncated)
 
 
 def _reason(exc: BaseException) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from voice_platform.models import AgentTool, OAuthState, SigninState
+from voice_platform.models import AgentTool, CustomTool, OAuthState, SigninState, WebhookEndpoint
 from voice_platform.security import rotate_ciphertext
 
 
@@ -19,6 +19,8 @@ from voice_platform.security import rotate_ciphertext
 class RotationReport:
     agent_tools: int
     oauth_states: int
+    custom_tools: int = 0  # custom tools' header values
+    webhook_secrets: int = 0
 
 
 def rotate_all(session: Session) -> RotationReport:
@@ -33,5 +35,15 @@ def rotate_all(session: Session) -> RotationReport:
             row.code_verifier_encrypted = rotate_ciphertext(row.code_verifier_encrypted)
             session.add(row)
             states += 1
+    custom = 0
+    for row in session.exec(select(CustomTool).where(CustomTool.headers_encrypted.is_not(None)).with_for_update()).all():
+        row.headers_encrypted = rotate_ciphertext(row.headers_encrypted)
+        session.add(row)
+        custom += 1
+    hooks = 0
+    for row in session.exec(select(WebhookEndpoint).with_for_update()).all():  # signing secrets
+        row.secret_encrypted = rotate_ciphertext(row.secret_encrypted)
+        session.add(row)
+        hooks += 1
     session.flush()
-    return RotationReport(agent_tools=tools, oauth_states=states)
+    return RotationReport(agent_tools=tools, oauth_states=states, custom_tools=custom, webhook_secrets=hooks)

@@ -43,7 +43,8 @@ from voice_platform.telemetry.webhook_spans import SESSION_SPAN, SdkWebhookTrace
 __all__ = [
     "LOG_FORMAT", "SESSION_SPAN", "TRACER_NAME", "Installed", "Scrub", "SdkWebhookTrace", "TraceIds", "WebhookTrace",
     "continue_trace", "elapsed_ms", "enabled", "install_log_ids", "installed", "instruments", "join_livekit",
-    "mask_number", "meter", "record_webhook_latency", "scrub_path", "setup", "shutdown", "tracer", "webhook_trace",
+    "mask_number", "meter", "record_webhook_latency", "scrub_path", "setup", "shutdown", "tracer", "traceparent_of",
+    "webhook_trace",
 ]
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,14 @@ def continue_trace(traceparent: str | None, name: str, **attributes: Any) -> Ite
     finally:
         if token is not None:
             otel_context.detach(token)
+
+
+def traceparent_of(span: trace.Span) -> str | None:
+    """The W3C traceparent of ``span`` (what a call session keeps so the worker's spans join its
+    trace); None when it is not recorded (telemetry off, not sampled)."""
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier, context=trace.set_span_in_context(span))
+    return carrier.get("traceparent")
 
 
 # --- logs carry the trace -----------------------------------------------------------------------

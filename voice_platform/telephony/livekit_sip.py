@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from voice_platform.settings import Settings, get_settings
-from voice_platform.telephony.twiml import SESSION_HEADER
+from voice_platform.telephony.twiml import RESUME_HEADER, SESSION_HEADER
 
 if TYPE_CHECKING:  # pragma: no cover
     from livekit.protocol.sip import SIPDispatchRuleInfo, SIPInboundTrunkInfo
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # The SIP header our Twilio webhook adds and the attribute the trunk maps it to;
 # worker/identify.py reads the attribute.
 SESSION_ATTRIBUTE = "vp.session"
+RESUME_ATTRIBUTE = "vp.resume"  # a warm transfer's return to the agent (twiml.RESUME_HEADER)
 
 TRUNK_NAME = "voice-platform inbound"
 RULE_NAME = "voice-platform dispatch"
@@ -137,6 +138,7 @@ def desired_trunk(target: SipTarget, current: "SIPInboundTrunkInfo | None" = Non
     info.auth_username = target.auth_username
     info.auth_password = target.auth_password
     info.headers_to_attributes[SESSION_HEADER] = SESSION_ATTRIBUTE
+    info.headers_to_attributes[RESUME_HEADER] = RESUME_ATTRIBUTE
     if info.include_headers == SIPHeaderOptions.SIP_NO_HEADERS:  # sip.h.x-vp-session, a fallback for the worker
         info.include_headers = SIPHeaderOptions.SIP_X_HEADERS
     return info

@@ -1,4 +1,4 @@
-"""Twilio's REST API, the one way in: numbers (search, buy, import, release) and live calls.
+"""Twilio's REST API, the one way in: numbers (search, buy, import, release), placing and updating calls.
 
 Every request goes through ``client()``: the real ``twilio.rest.Client`` with the account's
 credentials and an HTTP client bounded by a timeout, so a hanging Twilio never holds a
@@ -24,6 +24,8 @@ from voice_platform.telephony.urls import incoming_url, status_callback_url
 
 HTTP_TIMEOUT_SECONDS = 10.0
 SEARCH_LIMIT = 20
+RING_SECONDS = 25  # an outbound call rings this long before Twilio reports no-answer
+CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
 OWNED_LIMIT = 500  # an account's numbers listed for import; far more than a small team owns
 NOT_CONFIGURED = "Buying and importing numbers needs Twilio: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
 
@@ -60,7 +62,10 @@ def client(timeout: float = HTTP_TIMEOUT_SECONDS):
         raise TwilioNotConfigured(NOT_CONFIGURED)
     from twilio.rest import Client
 
-    return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client_factory(timeout))
+    twilio = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client_factory(timeout))
+    # twilio-python builds each request's URL from ``client.api.base_url``: TWILIO_API_BASE_URL.
+    twilio.api.base_url = settings.twilio_api_base_url.rstrip("/")
+    return twilio
 
 
 @contextmanager
@@ -181,3 +186,24 @@ def update_call_twiml(call_sid: str, twiml: str, *, timeout: float = HTTP_TIMEOU
     twilio = client(timeout)
     with _twilio("update the call"):
         twilio.calls(call_sid).update(twiml=twiml)
+
+
+def create_call(*, to: str, from_: str, url: str, status_callback: str, amd_callback: str,
+                ring_seconds: int = RING_SECONDS, timeout: float = HTTP_TIMEOUT_SECONDS) -> str:
+    """Place an outbound call (Calls.create); its CallSid.
+
+    Twilio POSTs ``url`` when the callee answers (our TwiML bridges them into LiveKit), every
+    stage to ``status_callback``, and runs answering-machine detection beside the call
+    (``async_amd``): the callee hears the agent at once instead of the silence a synchronous
+    detection costs, and ``amd_callback`` learns at the greeting's end (DetectMessageEnd) whether
+    a machine took the call, when a message left is recorded whole.
+    """
+    twilio = client(timeout)
+    with _twilio("place the call"):
+        call = twilio.calls.create(
+            to=to, from_=from_, url=url, method="POST",
+            status_callback=status_callback, status_callback_method="POST", status_callback_event=CALL_EVENTS,
+            machine_detection="DetectMessageEnd", async_amd="true", async_amd_status_callback=amd_callback,
+            async_amd_status_callback_method="POST", timeout=ring_seconds,
+        )
+    return call.sid

@@ -14,6 +14,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 # The SIP header that carries our call session id; LiveKit's trunk maps it to an attribute.
 SESSION_HEADER = "X-Vp-Session"
+# Sent with the session id when a call comes back to its agent (a warm transfer nobody took):
+# a token proving the session may be answered again (services.warm_transfer).
+RESUME_HEADER = "X-Vp-Resume"
 
 HEAD = '<?xml version="1.0" encoding="UTF-8"?><Response>'
 TAIL = "</Response>"
@@ -42,13 +45,15 @@ def hang_up() -> str:
     return f"{HEAD}<Hangup/>{TAIL}"
 
 
-def sip_uri(number: str, domain: str, session_id: str) -> str:
+def sip_uri(number: str, domain: str, session_id: str, resume: str | None = None) -> str:
     """``sip:NUMBER@DOMAIN;transport=tcp?X-Vp-Session=ID``: Twilio sends URI headers as SIP X- headers.
 
     The number is the dialed one (LiveKit's trunk matches it); the session id is a UUID,
-    URL-safe as it is, quoted anyway so the URI can never be broken by a value.
+    URL-safe as it is, quoted anyway so the URI can never be broken by a value. ``resume``: the
+    token of a call coming back to its agent, as a second header.
     """
-    return f"sip:{quote(number, safe='+')}@{domain};transport=tcp?{SESSION_HEADER}={quote(session_id, safe='-')}"
+    uri = f"sip:{quote(number, safe='+')}@{domain};transport=tcp?{SESSION_HEADER}={quote(session_id, safe='-')}"
+    return uri if resume is None else f"{uri}&{RESUME_HEADER}={quote(resume, safe='-_.')}"
 
 
 def dial_sip(

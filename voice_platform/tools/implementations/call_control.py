@@ -1,4 +1,4 @@
-"""Call control: the agent ends the call, or hands the caller to a person.
+"""Call control: the agent ends the call, hands the caller to a person, or stops calling someone.
 
 A built-in tool like any other (attached per agent, each function switchable on the
 tools page), but it acts on the call rather than on an outside service, so its
@@ -10,7 +10,10 @@ goodbye has been spoken: the worker, seeing the session close, deletes the room 
 LiveKit hangs up the SIP caller; a roomless test chat simply ends. Transferring goes
 through Twilio's REST API, because the TwiML ``<Dial><Sip>`` route into LiveKit has no
 SIP REFER: the parent call (the session's CallSid) gets new TwiML that dials the
-human, and Twilio leaves LiveKit by itself.
+human, and Twilio leaves LiveKit by itself. A warm transfer (the agent's ``transfer_mode``)
+puts the caller on hold in a Twilio conference instead, while the person hears the briefing
+the model wrote (``services.warm_transfer``); the session stays open, because the call goes
+on in Twilio and may come back to the agent.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from voice_platform.tools.base import BaseTool, ToolMetadata
 log = logging.getLogger(__name__)
 
 TRANSFER_FUNCTION = "transfer_call"
+DO_NOT_CALL_FUNCTION = "do_not_call"
 GOODBYE_WAIT_SECONDS = 5.0  # a realtime model's reply to the tool output starts within this, or we end anyway
 TWILIO_HTTP_TIMEOUT_SECONDS = 5.0  # per request, shorter than the wait: a late success cannot follow a reported failure
 TWILIO_TIMEOUT_SECONDS = 8.0
+WARM_TRANSFER = "warm_transfer"  # CallControl.ended while the caller is on hold: the worker must not finish the session
 NO_ANSWER = "Sorry, nobody could take your call right now. Please call again later. Goodbye."
 
 
@@ -46,11 +51,14 @@ class CallControl:
     call_sid: str | None = None
     transfer_number: str | None = None
     ended: str | None = None
+    transfer_mode: str = "cold"  # the agent's: cold (dial the person) | warm (hold, briefing, press 1)
 
 
-def unavailable_functions(transfer_number: str | None) -> list[str]:
-    """Functions this call must not offer: the function list is built per call, with these left out."""
-    return [] if transfer_number else [TRANSFER_FUNCTION]
+def unavailable_functions(transfer_number: str | None, *, outbound: bool = False) -> list[str]:
+    """Functions this call must not offer: the function list is built per call, with these left out.
+    ``do_not_call`` is for a callee who asks not to be called again: offered on outbound calls."""
+    hidden = [] if transfer_number else [TRANSFER_FUNCTION]
+    return hidden if outbound else [*hidden, DO_NOT_CALL_FUNCTION]
 
 
 def transfer_twiml(number: str) -> str:
@@ -85,9 +93,13 @@ class CallControlTool(BaseTool):
         return "Say a short goodbye to the caller now; the call ends when you finish speaking."
 
     @function_tool()
-    async def transfer_call(self, context: RunContext) -> str:
+    async def transfer_call(self, context: RunContext, briefing: str = "") -> str:
         """Transfer the caller to a person at the business. Use it when the caller asks for a person
         or you cannot help. Tell the caller you are transferring them before you call this.
+
+        Args:
+            briefing: One or two sentences for the person taking the call: who is calling, what they
+                want, and what you have already done.
         """
         call = _call_control(context)
         if not call.transfer_number:
@@ -96,6 +108,8 @@ class CallControlTool(BaseTool):
             raise ToolError("This conversation is not a phone call, so it cannot be transferred.")
         if call.ended:
             return "The call is already ending."
+        if call.transfer_mode == "warm":
+            return await _warm_transfer(context, call, briefing)
         await context.wait_for_playout()  # "I'll put you through" is heard before the line switches
         try:
             await asyncio.wait_for(
@@ -112,6 +126,61 @@ class CallControlTool(BaseTool):
         # the caller already hears the human's line: close without waiting for more speech
         context.speech_handle.add_done_callback(lambda _h: context.session.shutdown(drain=False))
         return "The caller has been transferred; the call with you is over."
+
+
+    @function_tool()
+    async def do_not_call(self, context: RunContext) -> str:
+        """Put the person you are talking to on the business's do-not-call list, so it never calls
+        them again. Use it only when they ask not to be called again; then confirm it to them.
+        """
+        call = _call_control(context)
+        if call.session_id is None:
+            raise ToolError("This conversation is not a phone call, so there is no number to list.")
+        try:
+            number = await asyncio.to_thread(_list_other_party, call.session_id)
+        except Exception as exc:  # noqa: BLE001 - the model must not promise what was not done
+            log.warning("do_not_call for session %s failed: %s", call.session_id, exc.__class__.__name__)
+            raise ToolError("The number could not be added right now. Apologise and say the business will "
+                            "make sure they are not called again.") from exc
+        if number is None:
+            raise ToolError("This call has no phone number to list (the number is withheld or this is a test).")
+        return "Done: the business will not call this number again. Confirm this to them."
+
+
+async def _warm_transfer(context: RunContext, call: CallControl, briefing: str) -> str:
+    """Put the caller on hold while the person hears the briefing (``warm_transfer_legs.start``).
+
+    ``ended`` is set before Twilio moves the caller, so the worker, seeing the SIP leg drop,
+    knows the session goes on; a failure clears it again: the caller never left the agent.
+    """
+    from voice_platform.services import warm_transfer, warm_transfer_legs
+
+    if not " ".join((briefing or "").split()):
+        raise ToolError("Call transfer_call again with a briefing for the person: who is calling, what they want, "
+                        "and what you have done.")
+    await context.wait_for_playout()  # "let me connect you" is heard before the hold music
+    call.ended = WARM_TRANSFER
+    try:
+        await asyncio.wait_for(asyncio.to_thread(warm_transfer_legs.start, call.session_id, briefing),
+                               TWILIO_TIMEOUT_SECONDS)
+    except warm_transfer.TransferRefused as refused:
+        call.ended = None
+        raise ToolError(str(refused)) from refused
+    except Exception as exc:  # noqa: BLE001 - any failure: the caller stays with the agent
+        call.ended = None
+        log.warning("warm transfer of session %s failed: %s", call.session_id, exc.__class__.__name__)
+        raise ToolError("The transfer did not go through. Apologise, and offer to help or to take a message.") from exc
+    # the caller hears the hold music now; the SIP leg into LiveKit ends, and with it this session
+    context.speech_handle.add_done_callback(lambda _h: context.session.shutdown(drain=False))
+    return "The caller is on hold while a person is asked to take the call; your part of the call is over."
+
+
+def _list_other_party(session_id: uuid.UUID) -> str | None:
+    from voice_platform.db import session_scope
+    from voice_platform.services import do_not_call
+
+    with session_scope() as session:
+        return do_not_call.add_from_call(session, session_id)
 
 
 def _call_control(context: RunContext) -> CallControl:

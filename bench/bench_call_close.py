@@ -1,0 +1,346 @@
+"""What the after-the-call work (analysis, webhooks) costs closing a call.
+
+Closing a call is ``services.calls.finish_session``: the worker's end and Twilio's status
+callback both come to it. The after-the-call work is owed by that same UPDATE (two more columns:
+the webhook events' bits and the analysis status) and done later by the web process's background
+loops, so it can cost the close in two ways, each measured side by side:
+
+1. The statement itself (in this process, PostgreSQL): ``finish_session`` against the same close
+   written as it was before the feature (a copy below, without the two columns), alternated in
+   rounds on seeded active calls, each close committed on its own.
+2. The background work competing with the status callback: two servers (granian, one worker,
+   ``bench/webhook_app.py``), each on its own seeded PostgreSQL database, get the same signed
+   ``completed`` status callbacks at a paced rate:
+   - without: no webhook endpoint, no ``GOOGLE_API_KEY`` (each analysis ends at once as failed);
+   - with: three webhook endpoints of the organization (every event) on a loopback receiver in this
+     process, an analysis plan of three fields and a rubric, and a Gemini fake on loopback answering
+     each analysis; every closed call has two turns, so each close causes one model request and six
+     deliveries (``call.ended`` and ``call.analyzed`` to three endpoints), all in the server's process.
+   Each latency is counted from the request's due time (``bench/webhook_client.py``, open loop).
+
+Target (issue): closing a call costs at most 5% more with the work configured than without.
+Usage: ``.venv/bin/python -m bench.run call_close``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from bench.bench_webhook import PUBLIC, ROOT, SETTINGS_ENV, TOKEN, _load, _percentile, _raw, _seed, _start_server
+
+STATUS = "/api/v1/voice/twilio/status"
+ROUNDS = 7
+CLOSES_PER_ROUND = 300
+PACED_RATE = 20  # closes per second: each owes six deliveries and a model request
+PACED_SECONDS = 20
+TARGET = 1.05
+
+
+# ---------------------------------------------------------------- part 1: the statement
+
+
+def _open_calls(count: int, turns: int = 2) -> list[uuid.UUID]:
+    """``count`` active phone calls of the seeded agent (bulk SQL), each with ``turns`` turns."""
+    from sqlalchemy import insert, select
+
+    from voice_platform.db import session_scope
+    from voice_platform.models import CallSession, CallTurn, VoiceAgent
+    from voice_platform.models.base import utcnow
+
+    with session_scope() as session:
+        agent = session.exec(select(VoiceAgent)).first()
+        agent = agent[0] if isinstance(agent, tuple) else agent
+        now = utcnow()
+        ids = [uuid.uuid4() for _ in range(count)]
+        session.execute(insert(CallSession), [
+            {"id": i, "organization_id": agent.organization_id, "agent_id": agent.id, "kind": "phone",
+             "provider_call_id": "CA" + i.hex, "from_number": "+15550001111", "to_number": agent.phone_number,
+             "status": "active", "started_at": now, "answered_at": now, "created_at": now, "updated_at": now,
+             "pending_events": 0, "analysis_attempts": 0} for i in ids])
+        if turns:
+            session.execute(insert(CallTurn), [
+                {"id": uuid.uuid4(), "call_session_id": i, "position": p, "role": ("user", "assistant")[p % 2],
+                 "text": ("I'd like to book a table for two on Friday at 7.", "Booked: Friday 7 pm, two people.")[p % 2],
+                 "created_at": now} for i in ids for p in range(turns)])
+    return ids
+
+
+def _close_before(session, session_id: uuid.UUID) -> bool:
+    """``finish_session`` as it was before the after-the-call work: the baseline of part 1."""
+    from sqlalchemy import update
+
+    from voice_platform import telemetry
+    from voice_platform.models import CallSession
+    from voice_platform.models.base import utcnow
+    from voice_platform.models.calls import COMPLETED, OPEN_STATUSES, PHONE
+    from voice_platform.services import billing
+    from voice_platform.services.calls import _duration
+
+    call = session.get(CallSession, session_id, populate_existing=True)
+    if call is None or call.status not in OPEN_STATUSES:
+        return False
+    ended = utcnow()
+    duration = _duration(call, ended)
+    changed = session.execute(
+        update(CallSession).where(CallSession.id == session_id, CallSession.status.in_(OPEN_STATUSES))
+        .values(status=COMPLETED, end_reason="caller_hangup", error=None, ended_at=ended, duration_seconds=duration,
+                updated_at=utcnow())
+        .returning(CallSession.id)
+    ).first()
+    if changed is not None:
+        telemetry.instruments().call_duration.record(duration, {"kind": call.kind, "status": COMPLETED})
+        if call.kind == PHONE:
+            billing.call_ended(session, call, duration_seconds=duration)
+    return changed is not None
+
+
+def _close_now(session, session_id: uuid.UUID) -> bool:
+    from voice_platform.services import calls
+
+    return calls.finish_session(session, session_id, reason="caller_hangup")
+
+
+def _statement_part() -> dict:
+    from voice_platform.db import session_scope
+
+    times: dict[str, list[float]] = {"before": [], "now": []}
+    for _ in range(ROUNDS):
+        for name, close in (("before", _close_before), ("now", _close_now)):
+            ids = _open_calls(CLOSES_PER_ROUND)
+            for call_id in ids:
+                start = time.perf_counter()
+                with session_scope() as session:
+                    assert close(session, call_id)
+                times[name].append((time.perf_counter() - start) * 1000)
+    return times
+
+
+# ---------------------------------------------------------------- part 2: the status callback
+
+
+class Receiver:
+    """A loopback webhook receiver answering 204 and counting what it got."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.count = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    receiver.count += 1
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _configure_with(receiver: Receiver) -> None:
+    """Three endpoints for every event and an analysis plan, through the services."""
+    from sqlmodel import select
+
+    from voice_platform.db import session_scope
+    from voice_platform.models import Membership, User, VoiceAgent
+    from voice_platform.services import agents, webhooks
+
+    with session_scope() as session:
+        agent = session.exec(select(VoiceAgent)).first()
+        user = session.exec(select(User).join(Membership, Membership.user_id == User.id)
+                            .where(Membership.organization_id == agent.organization_id)).first()
+        agents.update_agent(session, user, agent.id, {"analysis_plan": {
+            "summary_prompt": None, "success_rubric": "The caller got a booking.",
+            "fields": [{"name": "party_size", "type": "integer", "description": "People", "required": True},
+                       {"name": "day", "type": "string", "description": "Day booked", "required": False},
+                       {"name": "kind", "type": "enum", "description": "Why they called", "required": False,
+                        "choices": ["booking", "question", "complaint"]}]}})
+        for n in range(3):
+            webhooks.create_endpoint(session, user, agent.organization_id, {
+                "url": receiver.url + f"/{n}", "events": ["call.started", "call.ended", "call.analyzed"],
+                "agent_id": None, "description": f"bench {n}"})
+
+
+def _status_requests(path: Path, port: int, call_ids: list[uuid.UUID]) -> Path:
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(TOKEN)
+    chunks = []
+    for call_id in call_ids:
+        params = {"AccountSid": "AC" + "0" * 32, "CallSid": "CA" + call_id.hex, "CallStatus": "completed",
+                  "CallDuration": "42", "ApiVersion": "2010-04-01", "Direction": "inbound"}
+        chunks.append(_raw(STATUS, port, params, validator.compute_signature(PUBLIC + STATUS, params)))
+    path.write_bytes(b"|".join(chunks))
+    return path
+
+
+def _paced(port: int, requests: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.webhook_client", "paced", "127.0.0.1", str(port), str(requests),
+         str(PACED_RATE), "16", "--expect", "any"], cwd=ROOT, capture_output=True, text=True,
+        timeout=PACED_SECONDS + 120, check=True,
+    ).stdout
+    return json.loads(out)
+
+
+def _closed_count(call_ids: list[uuid.UUID]) -> int:
+    from sqlalchemy import func, select
+
+    from voice_platform.db import get_engine
+    from voice_platform.models import CallSession
+
+    with get_engine().connect() as conn:
+        return conn.execute(select(func.count()).select_from(CallSession).where(
+            CallSession.id.in_(call_ids), CallSession.status == "completed")).scalar_one()
+
+
+def _callback_part(tmp: Path, gemini_env: dict[str, str], receiver: Receiver) -> dict:
+    from tests.support.databases import TestDatabase, create_postgres_database, drop_postgres_database
+    from voice_platform.db import dispose_engines
+    from voice_platform.settings import reset_settings_cache
+
+    results: dict[str, dict] = {}
+    made: list[str] = []
+    try:
+        setups = {}
+        for name in ("without", "with"):
+            db_name, url = create_postgres_database("vp_bench_close")
+            made.append(db_name)
+            os.environ.update(SETTINGS_ENV, DATABASE_URL=url)
+            reset_settings_cache()
+            dispose_engines()
+            TestDatabase(url=url, name=db_name).migrate()
+            _seed()
+            if name == "with":
+                os.environ["OUTBOUND_ALLOWED_NETWORKS"] = "127.0.0.0/8"
+                reset_settings_cache()
+                _configure_with(receiver)
+            calls = _open_calls(PACED_RATE * PACED_SECONDS)
+            dispose_engines()
+            env = {**os.environ, **SETTINGS_ENV, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+            env.pop("GOOGLE_API_KEY", None)
+            if name == "with":
+                env.update(gemini_env, OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8")
+            setups[name] = (url, calls, env)
+        for name in ("without", "with"):
+            url, calls, env = setups[name]
+            server = _start_server(env, tmp)
+            try:
+                paced = _paced(server.port, _status_requests(tmp / f"{name}.req", server.port, calls))
+            finally:
+                server.stop()
+            os.environ["DATABASE_URL"] = url
+            reset_settings_cache()
+            dispose_engines()
+            results[name] = {**paced, "closed": _closed_count(calls), "calls": len(calls)}
+            dispose_engines()
+    finally:
+        for db_name in made:
+            drop_postgres_database(db_name)
+    return results
+
+
+# ---------------------------------------------------------------- report
+
+
+def main() -> str:
+    from tests.fakes.gemini_text import FakeGeminiText
+    from tests.support.databases import TestDatabase, create_postgres_database, drop_postgres_database
+    from voice_platform.db import dispose_engines
+    from voice_platform.settings import reset_settings_cache
+
+    saved = dict(os.environ)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-close-"))
+    load = [_load()]
+    receiver = Receiver()
+    name, url = create_postgres_database("vp_bench_close")
+    try:
+        os.environ.update(SETTINGS_ENV, DATABASE_URL=url)
+        reset_settings_cache()
+        dispose_engines()
+        TestDatabase(url=url, name=name).migrate()
+        _seed()
+        print("  close statement before / now ...", flush=True)
+        statement = _statement_part()
+        dispose_engines()
+        print("  status callbacks without / with the after-the-call work ...", flush=True)
+        with FakeGeminiText() as gemini:
+            callbacks = _callback_part(tmp, gemini.environment(), receiver)
+            model_requests = len(gemini.requests)
+    finally:
+        drop_postgres_database(name)
+        receiver.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        reset_settings_cache()
+        dispose_engines()
+        shutil.rmtree(tmp, ignore_errors=True)
+    load.append(_load())
+    return _report(statement, callbacks, receiver.count, model_requests, load)
+
+
+def _report(statement: dict, callbacks: dict, deliveries: int, model_requests: int, load: list[str]) -> str:
+    before, now = statement["before"], statement["now"]
+    ratio = statistics.median(now) / statistics.median(before)
+    rows = []
+    for name, figures in callbacks.items():
+        lat = figures["latencies_ms"]
+        rows.append(f"| {name} | {_percentile(lat, 50):.1f} / {_percentile(lat, 95):.1f} / {_percentile(lat, 99):.1f} | "
+                    f"{figures['achieved_rate']:.1f} | {figures['closed']} of {figures['calls']} |")
+    p50 = {n: _percentile(f["latencies_ms"], 50) for n, f in callbacks.items()}
+    p95 = {n: _percentile(f["latencies_ms"], 95) for n, f in callbacks.items()}
+    cb_ratio = p50["with"] / p50["without"]
+    verdict = lambda r: "met" if r <= TARGET else "missed"  # noqa: E731
+    return f"""## Closing a call with and without the after-the-call work (`bench/bench_call_close.py`)
+
+1. The close statement, in-process on PostgreSQL: `services.calls.finish_session` (which now also
+   marks the webhook events and the analysis as owed) against the close as it was before (a copy in
+   the bench), {ROUNDS} alternated rounds of {CLOSES_PER_ROUND} closes each, one committed transaction per close.
+
+| close | p50 (ms) | p95 (ms) | mean (ms) |
+|---|---|---|---|
+| before the feature | {statistics.median(before):.3f} | {_percentile(before, 95):.3f} | {statistics.fmean(before):.3f} |
+| now | {statistics.median(now):.3f} | {_percentile(now, 95):.3f} | {statistics.fmean(now):.3f} |
+
+Median now / before: **{ratio:.3f}×** (target ≤ {TARGET}×: {verdict(ratio)}).
+
+2. Twilio's `completed` status callback (`POST {STATUS}`, signed) under granian, one worker, open loop at
+   {PACED_RATE} closes/s for {PACED_SECONDS} s, each server on its own seeded database; *with*: three
+   endpoints and an analysis plan, so the same process also sent {deliveries} deliveries to the loopback
+   receiver and {model_requests} analysis requests to the Gemini fake during and after its run.
+
+| server | p50 / p95 / p99 (ms) | achieved (/s) | calls closed |
+|---|---|---|---|
+{chr(10).join(rows)}
+
+p50 with / without: **{cb_ratio:.3f}×** (target ≤ {TARGET}×: {verdict(cb_ratio)}); p95 {p95['with']:.1f} vs {p95['without']:.1f} ms.
+1-min load average before/after: {load[0]} / {load[1]}.
+"""
+
+
+if __name__ == "__main__":
+    print(main())
