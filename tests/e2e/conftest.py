@@ -245,6 +245,16 @@ def page(browser, live_app, request):
     context.close()
 
 
+@pytest.fixture()
+def patient_expect():
+    """Every step is a round trip to the server; on a loaded machine it can take seconds."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+    yield
+    expect.set_options(timeout=5_000)  # Playwright's default, for the tests that follow
+
+
 def route(path: str) -> re.Pattern[str]:
     """Reflex's prod build redirects /agents to /agents/; match either."""
     return re.compile(r"^https?://[^/]+" + re.escape(path.rstrip("/")) + r"/?(\?.*)?$")

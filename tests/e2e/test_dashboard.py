@@ -50,7 +50,7 @@ def test_sign_up_create_agent_and_see_it_listed(page):
     page.get_by_label("Name", exact=True).fill("Reception")
     page.get_by_label("Phone number").fill(phone)
     page.get_by_label("Greeting").fill("Hello, Hopper Dental, how can I help?")
-    page.get_by_label("Voice").click()
+    page.get_by_label("Voice", exact=True).click()
     page.get_by_role("option", name="Kore").click()
     page.get_by_role("button", name="Create agent").click()
 

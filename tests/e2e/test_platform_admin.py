@@ -35,7 +35,7 @@ def test_a_platform_admin_sees_the_catalogue_and_opens_any_organization(page):
     page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Platform admin").click()
     page.wait_for_url(route("/admin"))
     call_control = page.get_by_test_id("catalogue-row").filter(has_text="Call_control")
-    expect(call_control.get_by_test_id("tool-functions").locator("code")).to_have_text(["end_call", "transfer_call"])
+    expect(call_control.get_by_test_id("tool-functions").locator("code")).to_have_text(["do_not_call", "end_call", "transfer_call"])
     expect(call_control.get_by_role("cell").nth(1)).to_have_text("active")
     page.get_by_label("Search organizations").fill(other_org)
     page.get_by_role("button", name="Search").click()

@@ -89,7 +89,7 @@ def _account_with_agent() -> tuple[str, dict[str, str]]:
     """A signed-up account with one agent and one recorded call: a real id for every dynamic route."""
     from tests.e2e.test_calls_page import record_call
     from voice_platform.db import session_scope
-    from voice_platform.services import agents, auth, invitations
+    from voice_platform.services import agents, auth, campaigns, invitations
 
     email = f"sweep-{uuid.uuid4().hex[:10]}@example.com"
     number = "+1415" + str(uuid.uuid4().int)[:7]
@@ -99,8 +99,11 @@ def _account_with_agent() -> tuple[str, dict[str, str]]:
         agent_id = agent.id
         invited = invitations.create_invitation(session, signed.user, org.id, email="sweep-guest@example.com",
                                                 role="member")
+        campaign_id = campaigns.create(session, signed.user, org.id, {
+            "name": "Sweep campaign", "agent_id": str(agent_id), "contacts": [{"to": "+14155550100"}]}).id
     token = invited.link.rsplit("/invite/", 1)[1]
     return email, {"agent_id": str(agent_id), "call_id": str(record_call(number)), "invite_token": token,
+                   "campaign_id": str(campaign_id),
                    "reset_token": "sweep-" + uuid.uuid4().hex}  # never a valid link: what a stale one shows
 
 

@@ -23,6 +23,8 @@ NAV_ITEMS = (
     ("Overview", "layout-dashboard", "/overview"),
     ("Agents", "bot", "/agents"),
     ("Calls", "phone-incoming", "/calls"),
+    ("Campaigns", "megaphone", "/campaigns"),
+    ("Do not call", "phone-off", "/do-not-call"),
     ("Phone numbers", "phone", "/phone-numbers"),
     ("Custom tools", "blocks", "/custom-tools"),
     ("Members", "users", "/members"),
@@ -33,6 +35,7 @@ NAV_ITEMS = (
 # The organization's settings only its admins use (org:manage), under their own heading.
 ORG_ADMIN_NAV_ITEMS = (
     ("API keys", "key-round", "/organization/api-keys"),
+    ("Webhooks", "webhook", "/webhooks"),
     ("Audit log", "scroll-text", "/organization/audit-log"),
 )
 

@@ -28,11 +28,14 @@ def register_pages(app: rx.App) -> None:
     app.add_page(google_handoff_page, route="/signin/google", title=f"Sign in · {TITLE}", on_load=GoogleSigninState.finish)
     app.add_page(agents.page, route="/agents", title=f"Agents · {TITLE}", on_load=AgentsState.load)
     app.add_page(agent_form.page, route="/agents/new", title=f"New agent · {TITLE}", on_load=AgentFormState.load)
-    app.add_page(agent_form.page, route="/agents/[agent_id]", title=f"Agent · {TITLE}", on_load=AgentFormState.load)
+    from voice_platform.state.outbound_call import OutboundCallState
+    app.add_page(agent_form.page, route="/agents/[agent_id]", title=f"Agent · {TITLE}",
+                 on_load=[AgentFormState.load, OutboundCallState.reset_card])
     from voice_platform.pages import agent_tools  # the agent tools page (its state module is large: loaded with its page)
     app.add_page(agent_tools.page, route="/agents/[agent_id]/tools", title=f"Tools · {TITLE}", on_load=agent_tools.S.load)
     from voice_platform.pages import calls
-    from voice_platform.state.calls import CallDetailState, CallsState
+    from voice_platform.state.call_detail import CallDetailState
+    from voice_platform.state.calls import CallsState
     app.add_page(calls.page, route="/calls", title=f"Calls · {TITLE}", on_load=CallsState.load)
     app.add_page(calls.detail_page, route="/calls/[call_id]", title=f"Call · {TITLE}", on_load=CallDetailState.load)
     from voice_platform.pages import organization
@@ -55,8 +58,9 @@ def register_pages(app: rx.App) -> None:
     from voice_platform.state.billing import BillingState
     app.add_page(billing.page, route="/billing", title=f"Billing · {TITLE}", on_load=BillingState.load)
     from voice_platform.pages import account
-    from voice_platform.state.account import AccountState
-    app.add_page(account.page, route="/account", title=f"Account · {TITLE}", on_load=[AccountState.load, GoogleLinkState.load])
+    from voice_platform.state.account import AccountState, SummaryMailState
+    app.add_page(account.page, route="/account", title=f"Account · {TITLE}",
+                 on_load=[AccountState.load, GoogleLinkState.load, SummaryMailState.load])
     from voice_platform.pages import admin
     from voice_platform.state.admin import AdminState
     app.add_page(admin.page, route="/admin", title=f"Platform admin · {TITLE}", on_load=AdminState.load)
@@ -75,5 +79,18 @@ def register_pages(app: rx.App) -> None:
     from voice_platform.state.audit_log import AuditLogState
     app.add_page(api_keys.page, route="/organization/api-keys", title=f"API keys · {TITLE}", on_load=ApiKeysState.load)
     app.add_page(audit_log.page, route="/organization/audit-log", title=f"Audit log · {TITLE}", on_load=AuditLogState.load)
+    from voice_platform.pages import webhooks
+    from voice_platform.state.webhooks import WebhooksState
+    app.add_page(webhooks.page, route="/webhooks", title=f"Webhooks · {TITLE}", on_load=WebhooksState.load)
+    from voice_platform.pages import campaign_detail, campaigns, do_not_call
+    from voice_platform.state.campaign_detail import CampaignDetailState
+    from voice_platform.state.campaign_form import NewCampaignState
+    from voice_platform.state.campaigns import CampaignsState
+    from voice_platform.state.do_not_call import DoNotCallState
+    app.add_page(campaigns.page, route="/campaigns", title=f"Campaigns · {TITLE}",
+                 on_load=[CampaignsState.load, NewCampaignState.close])
+    app.add_page(campaign_detail.page, route="/campaigns/[campaign_id]", title=f"Campaign · {TITLE}",
+                 on_load=CampaignDetailState.load)
+    app.add_page(do_not_call.page, route="/do-not-call", title=f"Do not call · {TITLE}", on_load=DoNotCallState.load)
     # Reflex 0.10: the 404 page is an ordinary add_page on the "404" route.
     app.add_page(index.not_found_page, route="404", title=f"Not found · {TITLE}", on_load=AuthState.guard)

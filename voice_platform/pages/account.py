@@ -1,4 +1,5 @@
-"""``/account``: your name, your password, signing out on every device, and the theme."""
+"""``/account``: your name, your password, call summaries by e-mail, signing out on every device,
+and the theme."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from reflex.style import color_mode, set_color_mode
 from voice_platform.components import page_header, page_skeleton, signed_in_page, text_field
 from voice_platform.components.google_signin import google_account_card
 from voice_platform.state.account import AccountState as S
+from voice_platform.state.account import SummaryMailState as M
 
 THEMES = (("light", "sun", "Light"), ("dark", "moon", "Dark"), ("system", "monitor", "System"))
 
@@ -101,6 +103,62 @@ def sessions() -> rx.Component:
     )
 
 
+def _toggle_agent(agent_id: rx.Var):
+    return lambda checked: M.toggle_agent(agent_id, checked)
+
+
+def _agent_choice() -> rx.Component:
+    return rx.vstack(
+        rx.radio_group.root(
+            rx.vstack(
+                rx.text(rx.radio_group.item(value="all", aria_label="Every agent"), "Every agent", size="2",
+                              as_="label", display="flex", align_items="center", gap="8px"),
+                rx.text(rx.radio_group.item(value="chosen", aria_label="Chosen agents"), "Chosen agents", size="2",
+                              as_="label", display="flex", align_items="center", gap="8px"),
+                spacing="2",
+            ),
+            value=rx.cond(M.every_agent, "all", "chosen"), on_change=M.set_every_agent,
+        ),
+        rx.cond(~M.every_agent, rx.vstack(
+            rx.foreach(M.agent_options, lambda agent: rx.text(
+                rx.checkbox(checked=M.chosen_agents.contains(agent["id"]), on_change=_toggle_agent(agent["id"]),
+                            aria_label="Summaries of " + agent["name"]),
+                agent["name"], size="2", as_="label", display="flex", align_items="center", gap="8px",
+            )),
+            spacing="2", padding_left="24px",
+        )),
+        spacing="2",
+    )
+
+
+def summaries() -> rx.Component:
+    """One e-mail per analysed phone call of the current organization: its summary, caller,
+    duration, verdict and a link to the call; each has a one-click unsubscribe link."""
+    return _card(
+        "Call summaries by e-mail",
+        "A summary of each analysed phone call of " + M.org_name + ", sent to " + M.user_email + ".",
+        rx.cond(
+            M.mail_available,
+            rx.vstack(
+                rx.badge(rx.icon(rx.cond(M.subscribed, "mail-check", "mail"), size=12), M.subscribed_label,
+                         color_scheme=rx.cond(M.subscribed, "green", "gray"), variant="soft",
+                         data_testid="summaries-subscribed"),
+                _agent_choice(),
+                rx.hstack(
+                    rx.cond(M.subscribed, rx.button("Unsubscribe", variant="soft", color_scheme="gray", size="2",
+                                                    on_click=M.unsubscribe, aria_label="Unsubscribe from summaries")),
+                    rx.button(rx.cond(M.subscribed, "Save choice", "Subscribe"), size="2", on_click=M.subscribe,
+                              aria_label=rx.cond(M.subscribed, "Save summary choice", "Subscribe to summaries")),
+                    justify="end", spacing="3", width="100%",
+                ),
+                spacing="3", width="100%",
+            ),
+            rx.callout("E-mail is not configured on this installation (SMTP), so summaries cannot be sent.",
+                       icon="mail-x", color_scheme="gray", width="100%", data_testid="summaries-no-mail"),
+        ),
+    )
+
+
 def theme() -> rx.Component:
     return _card(
         "Theme", "Remembered by this browser.",
@@ -118,5 +176,6 @@ def page() -> rx.Component:
     return signed_in_page(
         page_header("Account", "Your own settings, in every organization"),
         rx.cond(S.loading, rx.card(page_skeleton(4), width="100%"),
-                rx.vstack(profile(), password(), google_account_card(_card), theme(), sessions(), spacing="5", width="100%")),
+                rx.vstack(profile(), password(), google_account_card(_card), rx.cond(M.summaries_shown, summaries()),
+                          theme(), sessions(), spacing="5", width="100%")),
     )

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import reflex as rx
 
+from voice_platform.components.agent_form_sections import outbound_fields, plan_fields, transfer_mode_field
+from voice_platform.components.outbound_call_card import outbound_call_card
 from voice_platform.components.test_chat_panel import test_chat_panel
 from voice_platform.components import error_callout, not_found_state, page_header, page_skeleton, signed_in_page
 from voice_platform.components.fields import form_field, select_field, text_field
 from voice_platform.services.agents import MAX_GREETING, MODELS, VOICES
 from voice_platform.state import AgentFormState
+from voice_platform.state.agents import PLAN_SECTION_ID
 
 S = AgentFormState
 
 
-def section(title: str, description: str, *fields: rx.Component) -> rx.Component:
+def section(title: str, description: str, *fields: rx.Component, id: str | None = None) -> rx.Component:
     return rx.card(
         rx.grid(
             rx.vstack(
@@ -29,6 +32,7 @@ def section(title: str, description: str, *fields: rx.Component) -> rx.Component
         ),
         size="3",
         width="100%",
+        id=id,
     )
 
 
@@ -139,10 +143,23 @@ def agent_form() -> rx.Component:
                 text_field("Transfer number", "transfer_number", S.errors, default_value=v["transfer_number"].to(str),
                            placeholder="+14155550123",
                            hint="E.164. When set, the agent may transfer callers to this number (transfer_call)."),
+                transfer_mode_field(),
                 record_switch(),
                 text_field("Recording notice", "recording_notice", S.errors, default_value=v["recording_notice"].to(str),
                            placeholder="This call may be recorded for quality purposes.",
                            hint="Spoken to the caller before the agent answers, when recording is on."),
+            ),
+            section(
+                "Outbound calls",
+                "What the agent does when a call it places reaches an answering machine.",
+                *outbound_fields(),
+            ),
+            section(
+                "After the call",
+                "When a call ends, a model summarises it, extracts the values you list and, with a rubric, "
+                "says whether it succeeded. Shown on the call's page, sent to webhooks and summary e-mails.",
+                *plan_fields(),
+                id=PLAN_SECTION_ID,
             ),
             section(
                 "Voice & model",
@@ -195,6 +212,7 @@ def page() -> rx.Component:
                         back_label="All agents",
                     ),
                     agent_form(),
+                    rx.cond(~S.is_new & S.can_save, rx.box(outbound_call_card(), width="100%", margin_top="24px")),
                     rx.cond(~S.is_new, rx.box(test_chat_panel(), width="100%", margin_top="24px")),
                 ),
             ),

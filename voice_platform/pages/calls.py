@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import reflex as rx
 
+from voice_platform.components.call_analysis_card import call_analysis_card, success_badge
+from voice_platform.components.call_transfer_card import call_transfer_card
 from voice_platform.components.pager import pager
 
 from voice_platform.components import empty_state, error_callout, not_found_state, page_header, page_skeleton, signed_in_page
-from voice_platform.state.calls import ALL, CallDetailState, CallsState
+from voice_platform.state.call_detail import CallDetailState
+from voice_platform.state.calls import ALL, CallsState
 
 S = CallsState
 D = CallDetailState
@@ -37,6 +40,15 @@ def filters() -> rx.Component:
             ),
             value=S.status_filter, on_change=S.set_status_filter,
         ),
+        rx.select.root(
+            rx.select.trigger(aria_label="Success filter", min_width="150px"),
+            rx.select.content(
+                rx.select.item("Any outcome", value=ALL),
+                rx.select.item("Successful", value="successful"),
+                rx.select.item("Unsuccessful", value="unsuccessful"),
+            ),
+            value=S.success_filter, on_change=S.set_success_filter,
+        ),
         rx.form(
             rx.hstack(
                 rx.input(type="date", name="date_from", aria_label="From date", default_value=S.date_from),
@@ -46,9 +58,25 @@ def filters() -> rx.Component:
             ),
             on_submit=S.apply_dates,
         ),
+        rx.spacer(),
+        rx.button(rx.icon("download", size=14), "Export CSV", variant="soft", color_scheme="gray", type="button",
+                  loading=S.exporting, on_click=S.export_csv, aria_label="Export CSV"),
         spacing="3",
         wrap="wrap",
         margin_bottom="16px",
+        width="100%",
+    )
+
+
+def direction_icon(direction: rx.Var) -> rx.Component:
+    """An arrow for who dialed: the caller (inbound) or the agent (outbound)."""
+    return rx.match(
+        direction,
+        ("outbound", rx.tooltip(rx.icon("phone-outgoing", size=14, aria_label="Outbound", data_testid="direction-outbound"),
+                                content="Outbound: the agent called")),
+        ("inbound", rx.tooltip(rx.icon("phone-incoming", size=14, aria_label="Inbound", data_testid="direction-inbound"),
+                               content="Inbound: they called the agent")),
+        rx.fragment(),
     )
 
 
@@ -57,10 +85,17 @@ def call_row(call: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(rx.link(call["started"], href=href, aria_label="Open call " + call["started"].to(str))),
         rx.table.cell(call["agent"]),
-        rx.table.cell(rx.code(call["caller"], variant="ghost")),
+        rx.table.cell(rx.hstack(direction_icon(call["direction"]), rx.code(call["caller"], variant="ghost"),
+                                align="center", spacing="1")),
         rx.table.cell(call["duration"]),
         rx.table.cell(status_badge(call["status"])),
         rx.table.cell(rx.text(call["end_reason"], color_scheme="gray", size="2")),
+        rx.table.cell(rx.vstack(
+            success_badge(call["success"]),
+            rx.text(call["summary_line"], size="1", color_scheme="gray", max_width="260px", trim="both",
+                    data_testid="summary-line"),
+            spacing="1",
+        )),
         rx.table.cell(call["tool_calls"]),
         align="center",
         data_testid="call-row",
@@ -71,9 +106,9 @@ def calls_table() -> rx.Component:
     return rx.card(
         rx.box(rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                           ("Time", "Agent", "Caller", "Duration", "Status", "Ended", "Tool calls")])),
+                                           ("Time", "Agent", "Caller", "Duration", "Status", "Ended", "Outcome", "Tool calls")])),
             rx.table.body(rx.foreach(S.calls, call_row)),
-            variant="ghost", size="2", width="100%", min_width="720px", aria_label="Calls",
+            variant="ghost", size="2", width="100%", min_width="880px", aria_label="Calls",
         ), overflow_x="auto", width="100%"),
         pager(S),
         size="1", width="100%",
@@ -144,11 +179,16 @@ def detail_page() -> rx.Component:
                     page_header("Call with " + c["caller"].to(str), c["started"].to(str), status_badge(c["status"]),
                                 back_href="/calls", back_label="All calls"),
                     rx.card(rx.grid(
-                        fact("Agent", c["agent"]), fact("Dialed", c["to"]), fact("Duration", c["duration"]),
+                        fact("Agent", c["agent"]), rx.cond(c["direction"] != "", fact("Direction", c["direction"])),
+                        fact("From", c["from"]),
+                        fact("To", c["to"]), fact("Duration", c["duration"]),
                         fact("Ended", c["end_reason"]), fact("Setup time", c["setup"]), fact("Kind", c["kind"]),
                         fact("Trace id", c["trace_id"]),
+                        rx.cond(c["answered_by"] != "", fact("Answered by", c["answered_by"])),
                         columns=rx.breakpoints(initial="2", md="3"), spacing="4", width="100%"), width="100%"),
                     rx.cond(c["error"] != "", error_callout(c["error"])),
+                    call_transfer_card(),
+                    call_analysis_card(),
                     rx.cond(c["recording_url"] != "",
                             rx.card(rx.text("Recording", size="2", weight="medium"),
                                     rx.el.audio(src=c["recording_url"], controls=True, width="100%", aria_label="Call recording"), width="100%")),

@@ -1,4 +1,5 @@
-"""``/account``: the signed-in person's own settings — name, password, signing out everywhere.
+"""``/account``: the signed-in person's own settings — name, password, signing out everywhere,
+and the call summaries they get by e-mail (``SummaryMailState``).
 
 Thin: every change goes through the auth service (the API's ``PUT /auth/user`` and
 ``POST /auth/password`` call the same functions). An account made by "Sign in with Google"
@@ -12,7 +13,9 @@ import reflex as rx
 
 from voice_platform.db import session_scope
 from voice_platform.errors import DomainError, NotAuthenticated
+from voice_platform.services import agents as agent_service
 from voice_platform.services import auth as auth_service
+from voice_platform.services import call_summaries, mail
 from voice_platform.state.auth import SIGNIN_ROUTE, AuthState
 
 PASSWORD_FIELDS = ("current_password", "new_password", "confirm_password")
@@ -117,3 +120,79 @@ class AccountState(AuthState):
         """Every token of this user stops working, this browser's too (what signing out does)."""
         self._revoke_everywhere()
         return [rx.redirect(SIGNIN_ROUTE), rx.toast.info("Signed out on every device")]
+
+
+class SummaryMailState(AuthState):
+    """The account page's "Call summaries by e-mail", for the organization being looked at.
+
+    ``services.call_summaries`` keeps the rules (who may subscribe, which agents exist); this
+    state only holds the choice: every agent, or the ones ticked. Without SMTP on this
+    installation nothing would be sent, and the card says so instead of offering a subscription.
+    """
+
+    summaries_shown: bool = False  # the person may read the organization's calls (call:read)
+    subscribed: bool = False
+    every_agent: bool = True
+    chosen_agents: list[str] = []
+    agent_options: list[dict[str, str]] = []
+    mail_available: bool = False
+    subscribed_label: str = ""  # what the service holds: "Subscribed: every agent" / "...: 2 agents"
+
+    @rx.event
+    def load(self):
+        self.summaries_shown = False
+        return self._load_page(self._fetch, on_error=lambda _message: None)
+
+    def _fetch(self, session, user) -> None:
+        org = self._org_uuid()
+        if org is None or "call:read" not in self.permissions:
+            return
+        self.mail_available = mail.is_configured()
+        agents = agent_service.list_agents(session, user, org, limit=200).items
+        self.agent_options = [{"id": str(a.id), "name": a.name} for a in agents]
+        self._show(call_summaries.get_subscription(session, user, org))
+        self.summaries_shown = True
+
+    def _show(self, subscription) -> None:
+        self.subscribed = subscription.subscribed
+        self.every_agent = subscription.agent_ids is None
+        self.chosen_agents = [str(a) for a in subscription.agent_ids or []]
+        self.mail_available = subscription.mail_available
+        count = len(self.chosen_agents)
+        scope = "every agent" if self.every_agent else f"{count} agent{'' if count == 1 else 's'}"
+        self.subscribed_label = f"Subscribed: {scope}" if self.subscribed else "Not subscribed"
+
+    @rx.event
+    def set_every_agent(self, value: str):
+        self.every_agent = value == "all"
+
+    @rx.event
+    def toggle_agent(self, agent_id: str, checked: bool):
+        wanted = set(self.chosen_agents) | {agent_id} if checked else set(self.chosen_agents) - {agent_id}
+        self.chosen_agents = [a["id"] for a in self.agent_options if a["id"] in wanted]
+
+    @rx.event
+    def subscribe(self):
+        if not self.every_agent and not self.chosen_agents:
+            return rx.toast.error("Tick at least one agent, or choose every agent")
+        agents = None if self.every_agent else list(self.chosen_agents)
+        return self._change(lambda s, u, org: self._show(call_summaries.subscribe(s, u, org, agents)),
+                            "Subscribed: a summary of each analysed call comes by e-mail")
+
+    @rx.event
+    def unsubscribe(self):
+        def forget(session, user, org):
+            call_summaries.unsubscribe(session, user, org)
+            self.subscribed, self.subscribed_label = False, "Not subscribed"
+
+        return self._change(forget, "Unsubscribed from call summaries")
+
+    def _change(self, work, success: str):
+        try:
+            with session_scope() as session:
+                work(session, self._current_user(session), self._require_org())
+        except NotAuthenticated:
+            return self._signed_out()
+        except DomainError as exc:
+            return rx.toast.error(exc.message)
+        return rx.toast.success(success)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import reflex as rx
 
@@ -10,13 +11,18 @@ from voice_platform.db import session_scope
 from voice_platform.errors import DomainError, NotAuthenticated, NotFound
 from voice_platform.services import agents as agent_service
 from voice_platform.services import phone_numbers as number_service
+from voice_platform.state import agent_plan
 from voice_platform.state.auth import AGENTS_ROUTE, AuthState
 
 PAGE_SIZE = 20
+PLAN_SECTION_ID = "after-the-call"  # the form's "After the call" card: a plan refusal scrolls there
 DEFAULT_VOICE = "Puck"
 DEFAULT_LANGUAGE = "en-US"
 TEXT_FIELDS = ("name", "phone_number", "system_prompt", "greeting", "language", "transfer_number", "recording_notice")
-FORM_FIELDS = (*TEXT_FIELDS, "voice", "model")  # element ids on the form
+# Text inputs of the form that are not columns of the agents list (outbound calls, "After the call").
+EXTRA_TEXT_FIELDS = ("voicemail_message", *agent_plan.PROMPTS)
+FORM_FIELDS = (*TEXT_FIELDS, *EXTRA_TEXT_FIELDS, "voice", "model", "voicemail_action", "transfer_mode")  # element ids
+DEFAULT_VOICEMAIL_ACTION, DEFAULT_TRANSFER_MODE = agent_service.VOICEMAIL_ACTIONS[0], agent_service.TRANSFER_MODES[0]
 
 
 def agent_row(agent, activity=None) -> dict[str, str | bool]:
@@ -134,6 +140,11 @@ class AgentFormState(AuthState):
     form_key: int = 0
     # The organization's free numbers (plus this agent's own), offered first in the phone field.
     number_options: list[str] = []
+    voicemail_action: str = DEFAULT_VOICEMAIL_ACTION
+    transfer_mode: str = DEFAULT_TRANSFER_MODE
+    # "After the call": the analysis plan's fields (state/agent_plan.py); ``plan_seq`` names new rows.
+    plan_rows: list[dict[str, Any]] = []
+    plan_seq: int = 0
 
     @rx.var
     def is_new(self) -> bool:
@@ -148,11 +159,32 @@ class AgentFormState(AuthState):
         needed = "agent:create" if self.editing_id == "" else "agent:update"
         return needed in self.permissions
 
+    @rx.var
+    def can_add_plan_field(self) -> bool:
+        return agent_plan.can_add(self.plan_rows)
+
     def _reset_form(self) -> None:
-        self.values = {k: "" for k in TEXT_FIELDS} | {"language": DEFAULT_LANGUAGE}
+        self.values = {k: "" for k in (*TEXT_FIELDS, *EXTRA_TEXT_FIELDS)} | {"language": DEFAULT_LANGUAGE}
         self.voice, self.model, self.is_active, self.record_calls = DEFAULT_VOICE, agent_service.MODELS[0], True, False
+        self.voicemail_action, self.transfer_mode = DEFAULT_VOICEMAIL_ACTION, DEFAULT_TRANSFER_MODE
+        self.plan_rows, self.plan_seq = [], 0
         self.errors, self.not_found, self.saving = {}, False, False
         self.number_options = []
+
+    def _show_agent(self, agent) -> None:
+        """The stored agent into the form (on load, and after a save: what the service kept)."""
+        row = agent_row(agent)
+        plan = agent.analysis_plan
+        self.values = {k: str(row[k]) for k in TEXT_FIELDS} | {"voicemail_message": agent.voicemail_message or ""} \
+            | agent_plan.prompts_of(plan)
+        self.voice = str(row["voice"]) or DEFAULT_VOICE
+        self.model = str(row["model"]) or agent_service.MODELS[0]
+        self.is_active = bool(row["is_active"])
+        self.record_calls = bool(row["record_calls"])
+        self.voicemail_action = agent.voicemail_action or DEFAULT_VOICEMAIL_ACTION
+        self.transfer_mode = agent.transfer_mode or DEFAULT_TRANSFER_MODE
+        self.plan_rows = agent_plan.rows_of(plan)
+        self.plan_seq = len(self.plan_rows)
 
     @rx.event
     def load(self):
@@ -176,12 +208,7 @@ class AgentFormState(AuthState):
                 # Following a link to another of the user's orgs switches the switcher too.
                 self._load_session(session, user, prefer_org=str(agent.organization_id))
                 self.number_options = number_service.assignable_numbers(session, user, agent.organization_id, agent.id)
-                row = agent_row(agent)
-                self.values = {k: str(row[k]) for k in TEXT_FIELDS}
-                self.voice = str(row["voice"]) or DEFAULT_VOICE
-                self.model = str(row["model"]) or agent_service.MODELS[0]
-                self.is_active = bool(row["is_active"])
-                self.record_calls = bool(row["record_calls"])
+                self._show_agent(agent)
         except NotAuthenticated:
             return self._signed_out()
         except NotFound:
@@ -210,13 +237,47 @@ class AgentFormState(AuthState):
         self.record_calls = value
 
     @rx.event
+    def set_voicemail_action(self, value: str):
+        if value in agent_service.VOICEMAIL_ACTIONS:
+            self.voicemail_action = value
+
+    @rx.event
+    def set_transfer_mode(self, value: str):
+        if value in agent_service.TRANSFER_MODES:
+            self.transfer_mode = value
+
+    @rx.event
+    def add_plan_field(self):
+        if agent_plan.can_add(self.plan_rows):
+            self.plan_rows = [*self.plan_rows, agent_plan.new_row(f"r{self.plan_seq}")]
+            self.plan_seq += 1
+
+    @rx.event
+    def remove_plan_field(self, key: str):
+        self.plan_rows = [r for r in self.plan_rows if r["key"] != key]
+
+    @rx.event
+    def set_plan_type(self, key: str, value: str):
+        if value in agent_plan.FIELD_TYPES:
+            self.plan_rows = [{**r, "type": value} if r["key"] == key else r for r in self.plan_rows]
+
+    @rx.event
+    def set_plan_required(self, key: str, value: bool):
+        self.plan_rows = [{**r, "required": bool(value)} if r["key"] == key else r for r in self.plan_rows]
+
+    @rx.event
     def save(self, form: dict):
-        """The service validates; its message lands next to the field it names."""
+        """The service validates; its message lands next to the field it names (a plan's field
+        row included: ``agent_plan.place_error``)."""
         data = {k: (form.get(k) or "") for k in TEXT_FIELDS}
         data["phone_number"] = data["phone_number"].strip() or None
         data["transfer_number"] = data["transfer_number"].strip() or None
-        data.update(voice=self.voice, model=self.model, is_active=self.is_active, record_calls=self.record_calls)
-        self.values = {k: str(form.get(k) or "") for k in TEXT_FIELDS}
+        data.update(voice=self.voice, model=self.model, is_active=self.is_active, record_calls=self.record_calls,
+                    voicemail_action=self.voicemail_action, transfer_mode=self.transfer_mode,
+                    voicemail_message=str(form.get("voicemail_message") or "").strip() or None,
+                    analysis_plan=agent_plan.plan_of(form, self.plan_rows))
+        self.values = {k: str(form.get(k) or "") for k in (*TEXT_FIELDS, *EXTRA_TEXT_FIELDS)}
+        self.plan_rows = agent_plan.typed_values(form, self.plan_rows)
         self.errors = {}
         creating = self.editing_id == ""
         try:
@@ -230,16 +291,21 @@ class AgentFormState(AuthState):
                 else:
                     agent = agent_service.update_agent(session, user, uuid.UUID(self.editing_id), data)
                 name = agent.name
+                if not creating:
+                    self._show_agent(agent)
         except NotAuthenticated:
             return self._signed_out()
         except DomainError as exc:
+            self.plan_rows, plan_key = agent_plan.place_error(self.plan_rows, exc.field, exc.message)
+            if plan_key is not None:
+                self.errors = {plan_key: exc.message} if plan_key else {}
+                return [rx.scroll_to(PLAN_SECTION_ID), rx.toast.error("Please fix the highlighted field")]
             self.errors = {exc.field or "": exc.message}
             if exc.field in FORM_FIELDS:
                 return [rx.scroll_to(exc.field), rx.toast.error("Please fix the highlighted field")]
             return rx.toast.error(exc.message)
         if creating:
             return [rx.redirect(AGENTS_ROUTE), rx.toast.success(f"Agent “{name}” created")]
-        self.values = {**self.values, "name": name}
         return rx.toast.success("Changes saved")
 
     @rx.event

@@ -37,7 +37,8 @@ HOME_ROUTE = "/overview"
 AGENTS_ROUTE = "/agents"
 # Top-level sections the organization switcher keeps you in (an id of the old org would be "not found").
 SECTIONS = ("/overview", "/agents", "/calls", "/phone-numbers", "/custom-tools", "/members", "/billing", "/settings",
-            "/account", "/organization/api-keys", "/organization/audit-log")
+            "/account", "/organization/api-keys", "/organization/audit-log", "/webhooks", "/campaigns",
+            "/do-not-call")
 NO_ORG = "Choose an organization first"
 
 

@@ -1,24 +1,27 @@
-"""The call list (filters, pages) and one call's transcript; both call ``services.call_history``."""
+"""The call list (filters, pages, CSV export); it calls ``services.call_history`` and ``services.call_export``.
+
+One call's page is ``state/call_detail.py``."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import time
 import uuid
-from datetime import date
+from datetime import date, datetime, timezone
 
 import reflex as rx
 
 from voice_platform.db import session_scope
 from voice_platform.errors import DomainError, NotAuthenticated, NotFound
 from voice_platform.services import agents as agent_service
-from voice_platform.services import call_history
+from voice_platform.services import call_export, call_history
 from voice_platform.state.call_feed import feed
 from voice_platform.state.auth import AuthState
 
 PAGE_SIZE = 25
 ALL = "all"
 FOLLOW_HOURS = 4  # a list left open longer stops following (a reload starts again)
+SUCCESS_FILTERS = {ALL: None, "successful": True, "unsuccessful": False}
 
 
 def _when(value) -> str:
@@ -33,11 +36,18 @@ def _duration(seconds: float | None) -> str:
 
 
 def call_row(call: call_history.CallSummary) -> dict[str, str]:
+    """One call as a list row. ``caller`` is the other party: the callee of a call the agent placed."""
+    direction = getattr(call, "direction", None) or ""  # on CallSummary once the service carries it
+    other = call.to_number if direction == "outbound" else call.from_number
+    success = getattr(call, "success", None)
     return {
         "id": str(call.id), "agent": call.agent_name, "kind": call.kind, "status": call.status,
-        "caller": call.from_number or ("Test chat" if call.kind == "test" else "Unknown"),
+        "direction": direction,
+        "caller": other or ("Test chat" if call.kind == "test" else "Unknown"),
         "started": _when(call.started_at), "duration": _duration(call.duration_seconds),
         "end_reason": (call.end_reason or "").replace("_", " "), "tool_calls": str(call.tool_calls),
+        "success": "" if success is None else ("yes" if success else "no"),
+        "summary_line": getattr(call, "summary_line", None) or "",
     }
 
 
@@ -55,6 +65,8 @@ class CallsState(AuthState):
     agent_options: list[dict[str, str]] = []
     agent_filter: str = ALL
     status_filter: str = ALL
+    success_filter: str = ALL
+    exporting: bool = False
     date_from: str = ""
     date_to: str = ""
     total: int = 0
@@ -122,6 +134,46 @@ class CallsState(AuthState):
         return self._fetch()
 
     @rx.event
+    def set_success_filter(self, value: str):
+        if value in SUCCESS_FILTERS:
+            self.success_filter, self.offset = value, 0
+        return self._fetch()
+
+    @rx.event
+    async def export_csv(self):
+        """The filtered calls as a CSV download (``services.call_export``): made here, on a worker
+        thread, and handed to the browser, so no signed link to the API is needed."""
+        self.exporting = True
+        yield
+        try:
+            text = await asyncio.to_thread(self._export)
+        except NotAuthenticated:
+            yield self._signed_out()
+            return
+        except DomainError as exc:
+            yield rx.toast.error(exc.message)
+            return
+        finally:
+            self.exporting = False
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
+        yield rx.download(data=text, filename=f"calls-{stamp}.csv", mime_type="text/csv")
+
+    def _export(self) -> str:
+        with session_scope() as session:
+            user = self._current_user(session)
+            return call_export.export_csv(session, user, self._require_org(), **self._filters())
+
+    def _filters(self) -> dict:
+        """The list's filters as the services take them (the list and its export share them)."""
+        try:
+            agent = uuid.UUID(self.agent_filter) if self.agent_filter != ALL else None
+        except ValueError:
+            agent, self.agent_filter = None, ALL
+        return {"agent_id": agent, "status": None if self.status_filter == ALL else self.status_filter,
+                "date_from": _date(self.date_from, "date_from"), "date_to": _date(self.date_to, "date_to"),
+                "success": SUCCESS_FILTERS.get(self.success_filter)}
+
+    @rx.event
     def apply_dates(self, form: dict):
         self.date_from, self.date_to, self.offset = form.get("date_from", ""), form.get("date_to", ""), 0
         return self._fetch()
@@ -146,16 +198,8 @@ class CallsState(AuthState):
                 org = self._require_org()
                 agents = agent_service.list_agents(session, user, org, limit=200).items
                 self.agent_options = [{"id": ALL, "name": "All agents"}] + [{"id": str(a.id), "name": a.name} for a in agents]
-                try:
-                    agent = uuid.UUID(self.agent_filter) if self.agent_filter != ALL else None
-                except ValueError:
-                    agent, self.agent_filter = None, ALL
-                page = call_history.list_calls(
-                    session, user, org, agent_id=agent,
-                    status=None if self.status_filter == ALL else self.status_filter,
-                    date_from=_date(self.date_from, "date_from"), date_to=_date(self.date_to, "date_to"),
-                    offset=self.offset, limit=PAGE_SIZE,
-                )
+                page = call_history.list_calls(session, user, org, **self._filters(), offset=self.offset,
+                                               limit=PAGE_SIZE)
                 self.calls = [call_row(c) for c in page.items]
                 self.total = page.total
                 self.fingerprint = call_history.calls_fingerprint(session, user, org)
@@ -164,65 +208,6 @@ class CallsState(AuthState):
         except DomainError as exc:
             self.error = exc.message
             self.calls, self.total = [], 0
-        finally:
-            self.loading = False
-        return None
-
-
-class CallDetailState(AuthState):
-    """One call; the recording plays through the API with a short-lived signed link."""
-
-    call: dict[str, str] = {}
-    turns: list[dict[str, str]] = []
-    invocations: list[dict[str, str]] = []
-    loading: bool = True
-    not_found: bool = False
-
-    def _recording_src(self, session, user, call_id: uuid.UUID) -> str:
-        token = call_history.recording_link_token(session, user, call_id)
-        return f"/api/v1/calls/{call_id}/recording?token={token}" if token else ""
-
-    @rx.event
-    def load(self):
-        self.loading, self.not_found, self.call, self.turns, self.invocations = True, False, {}, [], []
-        raw = getattr(self, "call_id", "") or ""
-        try:
-            with session_scope() as session:
-                user = self._current_user(session)
-                try:
-                    call_id = uuid.UUID(raw)
-                except ValueError:
-                    raise NotFound(call_history.NOT_FOUND) from None
-                detail = call_history.get_call_detail(session, user, call_id)
-                self._load_session(session, user, prefer_org=str(detail.summary.organization_id))
-                s = detail.summary
-                self.call = {
-                    **call_row(s),
-                    "to": s.to_number or "", "error": detail.error or "",
-                    "setup": (f"{(detail.setup_ours_ms or 0) + (detail.setup_model_ms or 0):.0f} ms "
-                              f"(ours {detail.setup_ours_ms or 0:.0f} ms, model {detail.setup_model_ms or 0:.0f} ms)")
-                    if detail.setup_ours_ms is not None else "",
-                    "recording_url": self._recording_src(session, user, call_id),
-                    "agent_id": str(s.agent_id),
-                    "trace_id": detail.trace_id or "—",
-                }
-                self.turns = [{"role": t["role"], "text": t["text"], "at": t["at"].strftime("%H:%M:%S")} for t in detail.turns]
-                self.invocations = [
-                    {"name": f"{i['tool']}.{i['function']}", "arguments": json.dumps(i["arguments"], ensure_ascii=False),
-                     "outcome": i["error"] or json.dumps(i["result"], ensure_ascii=False, default=str),
-                     "is_error": "yes" if i["error"] else "",
-                     "latency": f"{i['duration_ms']:.0f} ms" if i["duration_ms"] is not None else ""}
-                    for i in detail.tool_invocations
-                ]
-        except NotAuthenticated:
-            return self._signed_out()
-        except NotFound:
-            self.not_found = True
-            try:
-                with session_scope() as session:
-                    self._load_session(session, self._current_user(session))
-            except NotAuthenticated:
-                return self._signed_out()
         finally:
             self.loading = False
         return None
