@@ -52,15 +52,15 @@ TARGET = 1.05
 
 def _open_calls(count: int, turns: int = 2) -> list[uuid.UUID]:
     """``count`` active phone calls of the seeded agent (bulk SQL), each with ``turns`` turns."""
-    from sqlalchemy import insert, select
+    from sqlalchemy import insert
+    from sqlmodel import select
 
     from voice_platform.db import session_scope
     from voice_platform.models import CallSession, CallTurn, VoiceAgent
     from voice_platform.models.base import utcnow
 
     with session_scope() as session:
-        agent = session.exec(select(VoiceAgent)).first()
-        agent = agent[0] if isinstance(agent, tuple) else agent
+        agent = session.exec(select(VoiceAgent).where(VoiceAgent.phone_number.is_not(None))).first()
         now = utcnow()
         ids = [uuid.uuid4() for _ in range(count)]
         session.execute(insert(CallSession), [

@@ -10,6 +10,7 @@ the caller decides when to try again, with a lease, so a retry survives a restar
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from google import genai
@@ -41,7 +42,8 @@ def generate_json(model: str, system: str, prompt: str, response_schema: dict[st
     ``timeout`` (seconds) bounds the whole request. Raises ``GeminiNotConfigured`` without a key
     and ``GeminiFailed`` for everything that may go better on another attempt.
     """
-    api_key = get_settings().google_api_key
+    settings = get_settings()
+    api_key = settings.google_api_key
     if not api_key:
         raise GeminiNotConfigured(NO_KEY)
     config = types.GenerateContentConfig(
@@ -49,9 +51,9 @@ def generate_json(model: str, system: str, prompt: str, response_schema: dict[st
         response_mime_type="application/json", response_json_schema=response_schema,
     )
     try:
-        with genai.Client(api_key=api_key, http_options=types.HttpOptions(timeout=int(timeout * 1000))) as client:
-            response = client.models.generate_content(model=model, contents=prompt, config=config)
-            text = response.text
+        client = _client(api_key, int(timeout * 1000), settings.google_gemini_base_url)
+        response = client.models.generate_content(model=model, contents=prompt, config=config)
+        text = response.text
     except genai_errors.APIError as exc:
         raise GeminiFailed(f"Gemini answered {exc.code}: {(exc.message or exc.status or '')[:200]}") from None
     except Exception as exc:  # the transport's own errors (httpx or httpx2): timeouts, refused connections
@@ -59,6 +61,22 @@ def generate_json(model: str, system: str, prompt: str, response_schema: dict[st
             raise GeminiFailed(f"Gemini did not answer within {timeout:g} seconds", timed_out=True) from None
         raise GeminiFailed(f"Gemini could not be reached ({type(exc).__name__})") from None
     return _parsed(text)
+
+
+_clients: dict[tuple[str, int, str | None], genai.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(api_key: str, timeout_ms: int, base_url: str | None) -> genai.Client:
+    """One client per key, timeout and endpoint, kept: making one builds HTTP clients and loads the
+    CA certificates (tens of ms of CPU), which every analysis would otherwise pay on the web process."""
+    key = (api_key, timeout_ms, base_url)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            options = types.HttpOptions(timeout=timeout_ms, base_url=base_url or None)
+            client = _clients[key] = genai.Client(api_key=api_key, http_options=options)
+        return client
 
 
 def _parsed(text: str | None) -> dict[str, Any]:

@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     # Post-call analysis (summary, extracted fields, success, sentiment): a Gemini text model,
     # reached with GOOGLE_API_KEY (and google-genai's own GOOGLE_GEMINI_BASE_URL when set).
     gemini_analysis_model: str = "gemini-2.5-flash"
+    # google-genai's own variable, read here too so the analysis client is made for it (tests and
+    # proxies point Gemini elsewhere with it); empty: Google's endpoint.
+    google_gemini_base_url: str | None = None
     analysis_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
 
     # Webhooks to the customer: seconds to wait before each retry of a failed delivery; after the

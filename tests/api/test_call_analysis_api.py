@@ -18,6 +18,7 @@ import pytest
 
 from tests.fakes.gemini_live import FakeGeminiLive
 from tests.fakes.gemini_text import FakeGeminiText
+from voice_platform.settings import reset_settings_cache
 from tests.support.analysis import PLAN, ended_call, gemini_text, org_with_agent  # noqa: F401
 from tests.support.api import add_member, create_agent, signup
 from tests.support.waiting import until
@@ -66,6 +67,7 @@ async def test_a_two_turn_test_chat_is_analysed_within_seconds_and_rerun_after_t
 
     with FakeGeminiText() as text_api:
         monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", text_api.base_url)
+        reset_settings_cache()  # the analysis reads it through Settings
         ended = await api.post(f"{url}/{conversation}/end", headers=admin.headers)
         assert ended.status_code == 204
         analysis = await until(lambda: _analysis(client, admin, conversation), timeout=10)
