@@ -47,9 +47,11 @@ def _params(call_sid: str) -> dict[str, str]:
     }
 
 
-def _pending_sessions(count: int) -> list[str]:
-    """``count`` outbound sessions of the seeded agent, as placing leaves them before the answer."""
-    from sqlalchemy import insert, select
+def _pending_sessions(count: int) -> list[tuple[str, str]]:
+    """``count`` outbound sessions of the seeded agent, as placing leaves them before the answer:
+    pending, with the CallSid Twilio's ``calls.create`` returned (without one, the dialer's
+    ``sweep_undialed`` would close them as never placed two minutes into the run). (id, CallSid)."""
+    from sqlalchemy import insert, select, text
 
     from voice_platform.db import get_engine
     from voice_platform.models import CallSession, VoiceAgent
@@ -60,14 +62,21 @@ def _pending_sessions(count: int) -> list[str]:
         agent_id, org_id = conn.execute(select(VoiceAgent.id, VoiceAgent.organization_id)
                                         .where(VoiceAgent.phone_number == hook.PHONE)).one()
         now = utcnow()
-        ids = [uuid.uuid4() for _ in range(count)]
+        ids = [(uuid.uuid4(), "CA" + uuid.uuid4().hex) for _ in range(count)]
         for start in range(0, count, 5000):
             conn.execute(insert(CallSession.__table__), [
                 {"id": i, "organization_id": org_id, "agent_id": agent_id, "kind": "phone", "direction": "outbound",
                  "status": "pending", "from_number": hook.PHONE, "to_number": CALLEE, "started_at": now,
-                 "created_at": now, "updated_at": now, "pending_events": 0, "analysis_attempts": 0}
-                for i in ids[start:start + 5000]])
-    return [str(i) for i in ids]
+                 "provider_call_id": sid, "created_at": now, "updated_at": now, "pending_events": 0,
+                 "analysis_attempts": 0}
+                for i, sid in ids[start:start + 5000]])
+    if engine.dialect.name == "postgresql":
+        # Tens of thousands of rows inserted in seconds: without fresh statistics the planner takes
+        # call_sessions for a small table and answers a batch by scanning it (autovacuum's analyze
+        # would come later in production, where the table grows call by call).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE call_sessions"))
+    return [(str(i), sid) for i, sid in ids]
 
 
 def _write_requests(path: Path, port: int, count: int, *, target: str = OUTBOUND) -> Path:
@@ -78,10 +87,11 @@ def _write_requests(path: Path, port: int, count: int, *, target: str = OUTBOUND
 
     validator = RequestValidator(hook.TOKEN)
     real = target in (OUTBOUND, AHEAD_PATH)
-    sessions = _pending_sessions(count) if real else [str(uuid.uuid4()) for _ in range(count)]
+    sessions = (_pending_sessions(count) if real
+                else [(str(uuid.uuid4()), "CA" + uuid.uuid4().hex) for _ in range(count)])
     chunks = []
-    for session_id in sessions:
-        params = _params("CA" + uuid.uuid4().hex)
+    for session_id, call_sid in sessions:
+        params = _params(call_sid)
         query = f"?session={session_id}"
         signature = validator.compute_signature(hook.PUBLIC + OUTBOUND + query, params)
         chunks.append(hook._raw(target + query, port, params, signature))
@@ -96,7 +106,7 @@ def _bridged() -> int:
 
     with get_engine().connect() as conn:
         return conn.execute(text("SELECT count(*) FROM call_sessions WHERE direction = 'outbound' "
-                                 "AND provider_call_id IS NOT NULL")).scalar_one()
+                                 "AND updated_at > created_at")).scalar_one()  # answered: the answer stamps updated_at
 
 
 def _count_sql(tmp: Path) -> dict:
@@ -109,14 +119,15 @@ def _count_sql(tmp: Path) -> dict:
 
     validator = RequestValidator(hook.TOKEN)
 
-    async def post(client, session_id: str) -> None:
-        params, query = _params("CA" + uuid.uuid4().hex), f"?session={session_id}"
+    async def post(client, session: tuple[str, str]) -> None:
+        session_id, call_sid = session
+        params, query = _params(call_sid), f"?session={session_id}"
         r = await client.post(OUTBOUND + query, content=urlencode(params), headers={
             "Content-Type": "application/x-www-form-urlencoded",
             "X-Twilio-Signature": validator.compute_signature(hook.PUBLIC + OUTBOUND + query, params)})
         assert r.status_code == 200 and f"X-Vp-Session={session_id}" in r.text, r.text
 
-    async def answer(sessions: list[str], at_once: bool) -> None:
+    async def answer(sessions: list[tuple[str, str]], at_once: bool) -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
             if at_once:
                 await asyncio.gather(*(post(client, s) for s in sessions))
