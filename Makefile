@@ -11,7 +11,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run dev test bench migrate bootstrap rotate-keys clean deps dev-deps worker livekit-setup
+.PHONY: run dev test bench migrate bootstrap rotate-keys clean deps dev-deps worker livekit-setup background
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ test: dev-deps
 WORKER_MODE ?= start
 worker: migrate
 	$(PY) -m worker $(WORKER_MODE)
+
+## make background: the background loops (webhooks, analyses, summary e-mails, campaigns) in a process
+## of their own, for web processes run with BACKGROUND_WORK=false (README, "Deploy and scale").
+background: migrate
+	$(PY) -m voice_platform.cli background
 
 bench: dev-deps
 	$(PY) -m bench.run

@@ -67,7 +67,24 @@ def _livekit_setup(_args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"bootstrap": _bootstrap, "rotate-keys": _rotate_keys, "livekit-setup": _livekit_setup}
+def _background(_args: argparse.Namespace) -> int:
+    """Run the background loops in this process until SIGTERM or Ctrl-C (``startup.serve_background_work``)."""
+    import logging
+    import signal
+    import threading
+
+    from voice_platform import startup
+
+    logging.basicConfig(level=logging.INFO)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    startup.serve_background_work(stop)
+    return 0
+
+
+COMMANDS = {"bootstrap": _bootstrap, "rotate-keys": _rotate_keys, "livekit-setup": _livekit_setup,
+            "background": _background}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -117,6 +117,15 @@ class Settings(BaseSettings):
     # last one the delivery is failed. Each attempt waits WEBHOOK_TIMEOUT_SECONDS for an answer.
     webhook_retry_schedule: str = "5,30,120,600,3600"
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Whether this web process runs the background loops (webhook deliveries, call analyses and
+    # summary e-mails, campaigns, lost-mail recovery). false: they run in a process of their own,
+    # `python -m voice_platform.cli background` (`make background`), which must then be running
+    # somewhere; the web processes answering Twilio then spend their CPU on requests alone.
+    background_work: bool = True
+    # How much `python -m voice_platform.cli background` lowers its own CPU priority (nice, 0-19):
+    # on a machine it shares with web processes, Twilio's webhooks are served first and the
+    # background work takes the CPU they leave. 0: the same priority.
+    background_nice: int = Field(default=10, ge=0, le=19)
     google_client_id: str | None = None
     google_client_secret: str | None = None
     google_auth_uri: str = "https://accounts.google.com/o/oauth2/auth"

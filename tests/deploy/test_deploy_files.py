@@ -40,8 +40,8 @@ from tests.deploy.deployfiles import (
     top_level_paths_needed,
 )
 
-STACK = {"postgres", "redis", "migrate", "web", "worker", "otel-collector"}
-APPS = {"web": "voice-platform-web", "worker": "voice-platform-worker"}
+STACK = {"postgres", "redis", "migrate", "web", "worker", "background", "otel-collector"}
+APPS = {"web": "voice-platform-web", "worker": "voice-platform-worker", "background": "voice-platform-background"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
 
@@ -71,7 +71,7 @@ def test_compose_defines_the_whole_stack(services):
 
 def test_every_build_context_and_dockerfile_exists(services):
     built = {name: build_of(s) for name, s in services.items() if build_of(s)}
-    assert {"migrate", "web", "worker"} <= set(built)
+    assert {"migrate", "web", "worker", "background"} <= set(built)
     for name, (context, dockerfile) in built.items():
         assert context.is_dir(), f"{name}: build context {context} does not exist"
         assert dockerfile.is_file(), f"{name}: {dockerfile} does not exist"
@@ -226,13 +226,14 @@ def test_default_pools_fit_under_postgres_max_connections(stack):
     env = {name: entry.value for name, entry in env_example().items()}
     web = int(env["WEB_WORKERS"]) * (int(env["WEB_DB_POOL_SIZE"]) + int(env["WEB_DB_MAX_OVERFLOW"]))
     worker = 20 * (int(env["WORKER_DB_POOL_SIZE"]) + int(env["WORKER_DB_MAX_OVERFLOW"]))
-    assert web + worker + 2 < int(env["POSTGRES_MAX_CONNECTIONS"]) - 3
+    background = int(env["BACKGROUND_DB_POOL_SIZE"]) + int(env["BACKGROUND_DB_MAX_OVERFLOW"])
+    assert web + worker + background + 2 < int(env["POSTGRES_MAX_CONNECTIONS"]) - 3
     assert "max_connections=${POSTGRES_MAX_CONNECTIONS" in " ".join(stack["services"]["postgres"]["command"])
 
 
 # --- Dockerfiles ---------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module", params=["web", "worker", "migrate"])
+@pytest.fixture(scope="module", params=["web", "worker", "migrate", "background"])
 def built(request, services):
     service = services[request.param]
     context, path = build_of(service)
@@ -299,6 +300,22 @@ def test_worker_image_runs_the_livekit_worker(services):
     dockerfile = dockerfile_of(services["worker"])
     assert command_of(services["worker"], dockerfile) == ["python", "-m", "worker", "start"]
     assert module_file("worker") == ROOT / "worker" / "__main__.py"
+
+
+def test_background_loops_run_in_their_own_service_not_in_web(services):
+    """The processes answering Twilio leave the loops to the `background` service (README, "Deploy
+    and scale"), whose command is a CLI command and whose image's health check (the LiveKit worker's
+    port) is switched off."""
+    from voice_platform.cli import COMMANDS
+    from voice_platform.settings import Settings
+
+    assert environment(services["web"])["BACKGROUND_WORK"] == "false"
+    assert Settings(background_work=environment(services["web"])["BACKGROUND_WORK"]).background_work is False
+    background = services["background"]
+    command = command_of(background, dockerfile_of(background))
+    assert command == ["python", "-m", "voice_platform.cli", "background"] and "background" in COMMANDS
+    assert background["healthcheck"] == {"disable": True}
+    assert "BACKGROUND_WORK" not in environment(background)
 
 
 # --- otel-collector-config.yml -------------------------------------------------------------------

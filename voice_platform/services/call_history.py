@@ -186,15 +186,18 @@ def get_call_detail(session: Session, actor: User, call_id: uuid.UUID) -> CallDe
 
 def _detail(session: Session, call: CallSession) -> CallDetail:
     agent = session.get(VoiceAgent, call.agent_id)
-    invocations = call_service.tool_invocations(session, call.id)
+    return _assemble(call, agent.name if agent else "", call_service.turns(session, call.id),
+                     call_service.tool_invocations(session, call.id))
+
+
+def _assemble(call: CallSession, agent_name: str, turns: list, invocations: list) -> CallDetail:
     return CallDetail(
-        summary=_summary(call, agent.name if agent else "", len(invocations)),
+        summary=_summary(call, agent_name, len(invocations)),
         error=call.error, setup_ours_ms=call.setup_ours_ms, setup_model_ms=call.setup_model_ms,
         trace_id=trace_id_of(call.trace_context),
         recording_url=call.recording_url, recording_duration_seconds=call.recording_duration_seconds,
         provider_call_id=call.provider_call_id,
-        turns=[{"position": t.position, "role": t.role, "text": t.text, "at": aware(t.created_at)}
-               for t in call_service.turns(session, call.id)],
+        turns=[{"position": t.position, "role": t.role, "text": t.text, "at": aware(t.created_at)} for t in turns],
         tool_invocations=[
             {"tool": i.tool_name, "function": i.function_name, "arguments": i.arguments, "result": i.result,
              "error": i.error, "duration_ms": i.duration_ms, "at": aware(i.created_at)}
@@ -229,11 +232,24 @@ def _json_ready(value: Any) -> Any:
 def call_document(session: Session, call: CallSession) -> dict[str, Any]:
     """The call as ``GET /api/v1/calls/{id}`` shows it, as plain JSON values (webhook events carry
     it; no permission check: the caller already holds the organization's own row)."""
-    detail = _detail(session, call)
-    document = {name: getattr(detail.summary, name) for name in CallSummary.__dataclass_fields__
-                if name != "organization_id"}
-    document.update({name: getattr(detail, name) for name in CallDetail.__dataclass_fields__ if name != "summary"})
-    return _json_ready(document)
+    return call_documents(session, [call])[call.id]
+
+
+def call_documents(session: Session, calls: list[CallSession]) -> dict[uuid.UUID, dict[str, Any]]:
+    """``call_document`` of several calls in three queries (agents, turns, tool invocations), not
+    three per call: the webhook loop writes the events of every call a round claimed at once."""
+    ids = [call.id for call in calls]
+    names = dict(session.exec(select(VoiceAgent.id, VoiceAgent.name)
+                              .where(VoiceAgent.id.in_({call.agent_id for call in calls}))).all()) if calls else {}
+    turns, invocations = call_service.turns_of(session, ids), call_service.tool_invocations_of(session, ids)
+    out = {}
+    for call in calls:
+        detail = _assemble(call, names.get(call.agent_id, ""), turns.get(call.id, []), invocations.get(call.id, []))
+        document = {name: getattr(detail.summary, name) for name in CallSummary.__dataclass_fields__
+                    if name != "organization_id"}
+        document.update({name: getattr(detail, name) for name in CallDetail.__dataclass_fields__ if name != "summary"})
+        out[call.id] = _json_ready(document)
+    return out
 
 
 RECORDING_LINK_MINUTES = 30

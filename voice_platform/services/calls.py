@@ -420,9 +420,17 @@ def record_turn(session: Session, session_id: uuid.UUID, role: str, text: str) -
 
 
 def turns(session: Session, session_id: uuid.UUID) -> list[CallTurn]:
-    return list(session.exec(
-        select(CallTurn).where(CallTurn.call_session_id == session_id).order_by(CallTurn.position)
-    ).all())
+    return turns_of(session, [session_id]).get(session_id, [])
+
+
+def turns_of(session: Session, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[CallTurn]]:
+    """The turns of several sessions in one query, each session's in order."""
+    out: dict[uuid.UUID, list[CallTurn]] = {}
+    if session_ids:
+        for turn in session.exec(select(CallTurn).where(CallTurn.call_session_id.in_(session_ids))
+                                 .order_by(CallTurn.call_session_id, CallTurn.position)):
+            out.setdefault(turn.call_session_id, []).append(turn)
+    return out
 
 
 def redact(arguments: dict[str, Any], secret_fields: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
@@ -455,10 +463,17 @@ def record_tool_invocation(
 
 
 def tool_invocations(session: Session, session_id: uuid.UUID) -> list[ToolInvocation]:
-    return list(session.exec(
-        select(ToolInvocation).where(ToolInvocation.call_session_id == session_id)
-        .order_by(ToolInvocation.created_at, ToolInvocation.id)
-    ).all())
+    return tool_invocations_of(session, [session_id]).get(session_id, [])
+
+
+def tool_invocations_of(session: Session, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ToolInvocation]]:
+    """The tool invocations of several sessions in one query, each session's in order."""
+    out: dict[uuid.UUID, list[ToolInvocation]] = {}
+    if session_ids:
+        for row in session.exec(select(ToolInvocation).where(ToolInvocation.call_session_id.in_(session_ids))
+                                .order_by(ToolInvocation.call_session_id, ToolInvocation.created_at, ToolInvocation.id)):
+            out.setdefault(row.call_session_id, []).append(row)
+    return out
 
 
 def record_setup_times(session: Session, session_id: uuid.UUID, *, ours_ms: float, model_ms: float | None) -> None:

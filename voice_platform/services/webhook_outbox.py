@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import tuple_, update
 from sqlmodel import Session, select
 
 from voice_platform.models import CallSession, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -73,11 +73,17 @@ def stamp() -> datetime:
 
 def call_data(session: Session, call: CallSession) -> dict[str, Any]:
     """``data`` of a call event: the call as the API shows it, plus ``test`` for test chats."""
-    from voice_platform.services.call_history import call_document
+    return calls_data(session, [call])[call.id]
 
-    document = call_document(session, call)
-    document["test"] = call.kind == TEST
-    return {"call": document}
+
+def calls_data(session: Session, calls: list[CallSession]) -> dict[uuid.UUID, dict[str, Any]]:
+    """``call_data`` of several calls, read together."""
+    from voice_platform.services.call_history import call_documents
+
+    documents = call_documents(session, calls)
+    for call in calls:
+        documents[call.id]["test"] = call.kind == TEST
+    return {call_id: {"call": document} for call_id, document in documents.items()}
 
 
 def _enabled_endpoints(session: Session, org_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[WebhookEndpoint]]:
@@ -160,15 +166,34 @@ def _claim(session: Session, call_id: uuid.UUID, bits: int) -> bool:
     ).first() is not None
 
 
-def _owed(session: Session, call: CallSession, bits: int, endpoints: list[WebhookEndpoint]) -> list:
-    """The events a claimed call owes (started before ended), for the endpoints that want each."""
-    made, data = [], None
+def _claim_all(session: Session, seen: list[tuple[uuid.UUID, int]]) -> list[tuple[uuid.UUID, int]]:
+    """``_claim`` of many calls in one statement: those whose bits are still what was seen. SQLite
+    has no row locks: the condition alone makes it exactly once there."""
+    if not seen:
+        return []
+    won = set(session.execute(
+        update(CallSession).where(tuple_(CallSession.id, CallSession.pending_events).in_(seen))
+        .values(pending_events=0, updated_at=CallSession.updated_at)
+        .returning(CallSession.id).execution_options(synchronize_session=False)
+    ).scalars())
+    return [(call_id, bits) for call_id, bits in seen if call_id in won]
+
+
+def _owed(session: Session, call: CallSession, bits: int, endpoints: list[WebhookEndpoint],
+          data: dict[str, Any] | None = None) -> list:
+    """The events a claimed call owes (started before ended), for the endpoints that want each
+    (``data``: the call's, when already read)."""
+    made = []
     for bit, event_type in _OWED:
         wanted = subscribed(endpoints, event_type, call.agent_id)
         if bits & bit and wanted:
             data = data or call_data(session, call)
             made.append(_build(call.organization_id, event_type, data, wanted, call.id))
     return made
+
+
+def _wants_any(call: CallSession, bits: int, endpoints: list[WebhookEndpoint]) -> bool:
+    return any(bits & bit and subscribed(endpoints, event_type, call.agent_id) for bit, event_type in _OWED)
 
 
 def fan_out_once(limit: int = FAN_OUT_BATCH) -> int:
@@ -182,16 +207,17 @@ def fan_out_once(limit: int = FAN_OUT_BATCH) -> int:
             select(CallSession.id, CallSession.pending_events).where(CallSession.pending_events != 0)
             .order_by(CallSession.id).limit(limit).with_for_update(skip_locked=True)
         ).all()
-        # SQLite has no row locks: the condition alone makes it exactly once there
-        claimed = [(call_id, bits) for call_id, bits in seen if _claim(session, call_id, bits)]
+        claimed = _claim_all(session, [(call_id, bits) for call_id, bits in seen])
         if not claimed:
             return 0
         calls = {c.id: c for c in session.exec(select(CallSession).where(CallSession.id.in_([c for c, _ in claimed])))}
         endpoints = _enabled_endpoints(session, {c.organization_id for c in calls.values()})
+        data = calls_data(session, [calls[call_id] for call_id, bits in claimed
+                                    if _wants_any(calls[call_id], bits, endpoints.get(calls[call_id].organization_id, []))])
         made = []
         for call_id, bits in claimed:
             call = calls[call_id]
-            made += _owed(session, call, bits, endpoints.get(call.organization_id, []))
+            made += _owed(session, call, bits, endpoints.get(call.organization_id, []), data.get(call_id))
         if made:
             _add(session, made)
         return len(claimed)
