@@ -109,7 +109,7 @@ def test_unanswered_calls_end_with_their_reason_and_free_the_line(client, fake, 
 def test_a_status_callback_before_the_call_sid_was_stored_still_closes_the_call(client, fake):
     _agent, call_id, sid = _place(client)
     with session_scope() as session:  # as if Twilio called back before calls.create returned to us
-        session.execute(update(CallSession).where(CallSession.id == call_id).values(provider_call_id=None))
+        session.execute(update(CallSession).where(CallSession.id == uuid.UUID(str(call_id))).values(provider_call_id=None))
     fake.play(sid, client, outcome="no-answer")
     row = _row(call_id)
     assert (row.provider_call_id, row.end_reason) == (sid, "no_answer")

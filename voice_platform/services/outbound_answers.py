@@ -15,11 +15,8 @@ time to answer the callee with a sentence.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -30,6 +27,7 @@ from voice_platform.models import CallSession, VoiceAgent
 from voice_platform.models.base import utcnow
 from voice_platform.models.calls import OUTBOUND, PENDING
 from voice_platform.services import calls
+from voice_platform.services.group_commit import GroupWriter
 
 log = logging.getLogger(__name__)
 
@@ -103,93 +101,43 @@ def answer_all(connection: Connection, asked: list[Asked]) -> dict[uuid.UUID, An
     return found
 
 
-class _Answerer:
-    """One thread settling the answers waiting, together (see the module's docstring)."""
+class _Connection:
+    """The answerer's autocommit connection, checked out once for as long as it has answers to
+    settle (no pool checkout or pre-ping per answer); one that failed is closed, and the next
+    batch checks out another."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._waiting: list[tuple[Asked, asyncio.Future]] = []
-        self._writing = False
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="outbound-answer")
+        self.connection: Connection | None = None
 
-    def submit(self, asked: Asked) -> asyncio.Future:
-        future = asyncio.get_running_loop().create_future()
-        with self._lock:
-            self._waiting.append((asked, future))
-            start, self._writing = not self._writing, True
-        if start:
-            self._thread.submit(self._write)
-        return future
+    def get(self) -> Connection:
+        if self.connection is None:
+            self.connection = get_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self.connection
 
-    def _take(self) -> list[tuple[Asked, asyncio.Future]]:
-        with self._lock:
-            batch = [(asked, future) for asked, future in self._waiting if not future.done()]
-            self._waiting = []
-            if not batch:
-                self._writing = False
-            return batch
-
-    def _write(self) -> None:
-        connection: Connection | None = None
-        try:
-            while batch := self._take():
-                try:
-                    if connection is None:
-                        connection = get_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
-                    found: dict | Exception = answer_all(connection, [asked for asked, _ in batch])
-                except Exception as exc:  # noqa: BLE001 - handed to each waiting request, which says a sentence
-                    found = exc
-                    connection = _closed(connection)
-                by_loop: dict[asyncio.AbstractEventLoop, list] = {}
-                for asked, future in batch:
-                    result = found if isinstance(found, Exception) else found.get(asked[0])
-                    by_loop.setdefault(future.get_loop(), []).append((future, result))
-                for loop, settled in by_loop.items():
-                    try:
-                        loop.call_soon_threadsafe(_settle, settled)
-                    except RuntimeError:  # that loop is closed: nobody waits any more
-                        pass
-        except BaseException:
-            with self._lock:  # the thread stopped: the next answer starts it again
-                self._writing = False
-            raise
-        finally:
-            _closed(connection)
+    def close(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except Exception:  # noqa: BLE001 - a broken connection is dropped by its pool
+                log.warning("outbound answers: closing a connection failed", exc_info=True)
+        self.connection = None
 
 
-def _closed(connection: Connection | None) -> None:
-    if connection is not None:
-        try:
-            connection.close()
-        except Exception:  # noqa: BLE001 - a broken connection is dropped by its pool
-            log.warning("outbound answers: closing a connection failed", exc_info=True)
-    return None
+def _answer_batch(held: _Connection, waiting: list[Asked]) -> list[Answer | None | Exception]:
+    try:
+        found = answer_all(held.get(), waiting)
+    except Exception as exc:  # noqa: BLE001 - handed to each waiting request, which says a sentence
+        held.close()
+        return [exc] * len(waiting)
+    return [found.get(asked[0]) for asked in waiting]
 
 
-def _settle(settled: list[tuple[asyncio.Future, Answer | Exception | None]]) -> None:
-    for future, result in settled:
-        if future.done():  # timed out meanwhile
-            continue
-        if isinstance(result, Exception):
-            future.set_exception(result)
-        else:
-            future.set_result(result)
-
-
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError(f"no answer within {DB_TIMEOUT_SECONDS} s"))
-
-
-_answerer = _Answerer()
+# One thread settling the answers waiting, together (see the module's docstring).
+_answerer: GroupWriter[Asked, Answer | None] = GroupWriter("outbound-answer", _answer_batch, _Connection,
+                                                           _Connection.close)
 
 
 async def answer(session_id: uuid.UUID, call_sid: str) -> Answer | None:
     """The session the callee's answer bridges (None: unknown, ended, claimed or another call's),
     or TimeoutError after ``DB_TIMEOUT_SECONDS``."""
-    future = _answerer.submit((session_id, call_sid))
-    timer = asyncio.get_running_loop().call_later(DB_TIMEOUT_SECONDS, _expire, future)
-    try:
-        return await future
-    finally:
-        timer.cancel()
+    return await _answerer.wait((session_id, call_sid), DB_TIMEOUT_SECONDS, "answer")
