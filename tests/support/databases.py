@@ -56,10 +56,16 @@ class TestDatabase:
             try:
                 with get_engine().begin() as conn:
                     if self.is_postgres:
-                        conn.execute(sa.text("TRUNCATE " + ", ".join(t.name for t in tables) + " CASCADE"))
+                        # DELETE, dependants first, in one round trip: a test leaves a few rows, and
+                        # TRUNCATE's fixed cost per table (new files) made it 130 ms against 1 ms
+                        conn.exec_driver_sql("; ".join(f"DELETE FROM {t.name}" for t in reversed(tables)))
                     else:
                         for table in reversed(tables):
                             conn.execute(table.delete())
+                return
+            except sa.exc.IntegrityError:  # rows pointing at each other across a cycle of keys
+                with get_engine().begin() as conn:
+                    conn.execute(sa.text("TRUNCATE " + ", ".join(t.name for t in tables) + " CASCADE"))
                 return
             except sa.exc.OperationalError:
                 if attempt == 2:
