@@ -122,6 +122,13 @@ async def incoming_app(scope, receive, send) -> None:
     403 ``{"detail": ...}``, a method other than POST its 405, and anything unexpected is
     logged and answered with a spoken apology, never a 500 to Twilio. ``test_incoming_parity``
     proves it answers as ``incoming`` served as a FastAPI route would."""
+    await _serve_twilio(scope, receive, send, incoming, "incoming call webhook")
+
+
+async def _serve_twilio(scope, receive, send, answer, name: str) -> None:
+    """A Twilio webhook served as plain ASGI: what FastAPI's layers would have done around
+    ``answer(body, query, signature)`` (the bounded body, 403 and 405 as FastAPI says them, a
+    spoken apology for anything unexpected)."""
     if scope["method"] != "POST":
         response: Response = ErrorJSONResponse({"detail": "Method Not Allowed"}, status_code=405,
                                                headers={"Allow": "POST"})
@@ -130,15 +137,15 @@ async def incoming_app(scope, receive, send) -> None:
         if body is None:
             return  # Twilio hung up on this request: nobody to answer
         signature = None
-        for name, value in scope["headers"]:
-            if name == b"x-twilio-signature":
+        for header, value in scope["headers"]:
+            if header == b"x-twilio-signature":
                 signature = value.decode("latin-1")
         try:
-            response = await incoming(body, scope["query_string"], signature)
+            response = await answer(body, scope["query_string"], signature)
         except PermissionDenied as exc:
             response = domain_error_response(exc)
         except Exception:  # noqa: BLE001 - a bug must still leave the caller a sentence
-            log.exception("incoming call webhook failed")
+            log.exception("%s failed", name)
             response = _xml(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM))
     await response(scope, receive, send)
 
@@ -298,25 +305,7 @@ class _OutboundAnswer:
     with a spoken apology, never a 500 to Twilio."""
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["method"] != "POST":  # when served ahead of the router (as ``incoming_app`` is)
-            await ErrorJSONResponse({"detail": "Method Not Allowed"}, status_code=405,
-                                    headers={"Allow": "POST"})(scope, receive, send)
-            return
-        body = await _body(receive)
-        if body is None:
-            return  # Twilio hung up on this request
-        signature = None
-        for name, value in scope["headers"]:
-            if name == b"x-twilio-signature":
-                signature = value.decode("latin-1")
-        try:
-            response = await outbound_answer(body, scope["query_string"], signature)
-        except PermissionDenied as exc:
-            response = domain_error_response(exc)
-        except Exception:  # noqa: BLE001 - a bug must still leave the callee a sentence
-            log.exception("outbound answer webhook failed")
-            response = _xml(twiml.say_and_hang_up(twiml.TECHNICAL_PROBLEM))
-        await response(scope, receive, send)
+        await _serve_twilio(scope, receive, send, outbound_answer, "outbound answer webhook")
 
 
 async def outbound_answer(body: bytes, query: bytes, signature: str | None) -> Response:
