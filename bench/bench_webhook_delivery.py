@@ -244,8 +244,10 @@ the UPDATE that ends the call and owes `call.ended`, billing, commit) in this pr
 {1000 / RATE:.0f} ms, while the loop runs; commit → received is the receiver's arrival time minus the
 moment the commit returned (one clock: the same machine). The close itself took p50
 {statistics.median(close):.1f} / p95 {_pct(close, 0.95):.1f} ms meanwhile. The commit wakes the loop
-(`wakeups.WEBHOOKS`), which gathers the commits of the next 50 ms into one round: an event is
-fanned out and sent then, not at the next 0.5 s poll.
+(`wakeups.WEBHOOKS`), which gathers the commits of the next 50 ms into one round, and under a
+steady stream of commits starts a round at most every 0.25 s (`MIN_ROUND_INTERVAL`: each round
+costs a few transactions per endpoint, whatever it carries): an event is fanned out and sent then,
+not at the next 0.5 s poll.
 
 Caveats: loopback, so no network or TLS time; a real receiver's own answer time adds to every event
 of its endpoint (they are sent one at a time, in order). The receiver shares the 2 cores with this

@@ -17,11 +17,23 @@ from sqlmodel import Session, create_engine
 from voice_platform.settings import get_settings
 
 
-_engines: dict[tuple[str, bool, int, int], Engine] = {}
+_engines: dict[tuple[str, bool, int, int, bool], Engine] = {}
+# Whether a pooled connection is tested (one round trip) before each checkout. On in every process
+# that answers requests: after a database restart, no request fails on a dead pooled connection.
+# Off in the background command (``loops_only``): its transactions are many and short, a round that
+# meets a dead connection fails and is tried again, and SQLAlchemy then drops the whole stale pool.
+_pre_ping = True
+
+
+def loops_only() -> None:
+    """This process only runs the background loops (``python -m voice_platform.cli background``):
+    its connections skip the pre-checkout ping. Call it before anything connects."""
+    global _pre_ping
+    _pre_ping = False
 
 
 def _engine_for(url: str, echo: bool, pool_size: int = 10, max_overflow: int = 20) -> Engine:
-    key = (url, echo, pool_size, max_overflow)
+    key = (url, echo, pool_size, max_overflow, _pre_ping)
     if key not in _engines:
         _engines[key] = _build_engine(url, echo, pool_size, max_overflow)
     return _engines[key]
@@ -58,7 +70,7 @@ def _build_engine(url: str, echo: bool, pool_size: int = 10, max_overflow: int =
     # (the incoming-call webhook's writer thread would never come back).
     # pool_size/max_overflow (DB_POOL_SIZE/DB_MAX_OVERFLOW) are per process: every web worker and
     # every worker job process has its own pool (README, "Deploy and scale").
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+    return create_engine(url, echo=echo, pool_pre_ping=_pre_ping, pool_size=pool_size, max_overflow=max_overflow,
                          connect_args={"connect_timeout": 5})
 
 

@@ -114,8 +114,9 @@ def serve_background_work(stop: threading.Event) -> None:
     web processes that answer Twilio can leave the loops out (``BACKGROUND_WORK=false``): they then
     spend their CPU on requests alone (bench/RESULTS.md, closing a call). Work the web processes
     commit is found within the loops' poll intervals (0.25 to 1 s)."""
-    from voice_platform import telemetry
+    from voice_platform import db, telemetry
 
+    db.loops_only()
     niceness = get_settings().background_nice
     if niceness and hasattr(os, "nice"):
         os.nice(niceness)  # the web processes' webhooks first: this work has seconds to spare, a caller has not

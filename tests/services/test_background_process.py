@@ -113,3 +113,36 @@ async def test_the_background_command_does_the_work_a_call_leaves_then_stops_on_
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.usefixtures("loops_restored")
+def test_the_background_command_skips_the_pool_ping_and_a_dead_connection_costs_one_round(test_database, monkeypatch):
+    """``db.loops_only`` (the command calls it first): no ping before each checkout, which was a
+    third of the loops' round trips; a connection the server dropped fails one round, SQLAlchemy
+    then drops the stale pool, and the next round works."""
+    if not test_database.is_postgres:
+        pytest.skip("SQLite has no server side that can drop a connection")
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from voice_platform import db
+    from voice_platform.services import webhook_outbox
+
+    startup.stop_background_work()  # the pool below is this test's alone
+    monkeypatch.setattr(db, "_pre_ping", True)
+    web_engine = db.get_engine()
+    db.loops_only()
+    loops_engine = db.get_engine()
+    assert loops_engine is not web_engine
+    try:
+        with db.session_scope() as session:  # the loops' pool now holds this one connection
+            backend = session.execute(text("select pg_backend_pid()")).scalar_one()
+        with web_engine.connect() as conn:
+            assert conn.execute(text("select pg_terminate_backend(:pid)"), {"pid": backend}).scalar_one()
+        with pytest.raises(OperationalError):
+            webhook_outbox.fan_out_once()  # a round meets the dead connection: it fails, and is logged by its loop
+        assert webhook_outbox.fan_out_once() == 0  # the next round gets a new connection
+        with db.session_scope() as session:
+            assert session.execute(text("select pg_backend_pid()")).scalar_one() != backend
+    finally:
+        loops_engine.dispose()

@@ -5,13 +5,14 @@ switched off with its admins e-mailed."""
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlmodel import select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -20,7 +21,7 @@ from tests.fakes.smtp_server import mail_configured, smtp_server  # noqa: F401 -
 from tests.fakes.webhook_receiver import receiver, webhook_env  # noqa: F401 - fixtures
 from tests.support.api import create_agent, signup
 from tests.support.waiting import until
-from voice_platform.db import session_scope
+from voice_platform.db import get_engine, session_scope
 from voice_platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from voice_platform.models import AuditEvent, CallSession, User, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from voice_platform.models.base import utcnow
@@ -307,3 +308,41 @@ def test_rules_validation_and_tenancy(org, client):
     with session_scope() as session:
         with pytest.raises(PermissionDenied):
             webhooks.list_endpoints(session, session.get(User, uuid.UUID(member.user_id)), org.id)
+
+
+@pytest.fixture()
+def loop_stopped():
+    """This process's webhook loop stopped for the test (it must not take the lease first), then
+    running again for the tests that follow."""
+    webhook_outbox.stop_background()
+    yield
+    webhook_outbox.start_background()
+
+
+@pytest.mark.usefixtures("loop_stopped")
+async def test_a_drain_is_two_transactions_the_lease_with_its_batch_then_the_outcomes_with_its_release(org, receiver):
+    """Each round of the loop drains every endpoint with work: what a drain costs the database is
+    paid per round, so a short batch takes one transaction to start and one to finish, not five."""
+    created = _endpoint(org, receiver.url(), ["call.ended"])
+    ids = [_ping(org, created.endpoint.id)[0] for _ in range(3)]
+    in_drain = contextvars.ContextVar("in_drain", default=False)
+    commits: list[str] = []
+
+    def counted(_conn) -> None:
+        if in_drain.get():  # asyncio.to_thread carries this task's context into the drain's threads
+            commits.append("commit")
+
+    engine = get_engine()
+    event.listen(engine, "commit", counted)
+    try:
+        in_drain.set(True)
+        assert await webhook_sender.drain(created.endpoint.id) == 3
+    finally:
+        in_drain.set(False)
+        event.remove(engine, "commit", counted)
+    assert [r.webhook_id for r in receiver.received] == ids
+    assert len(commits) == 2
+    assert _pending(created.endpoint.id) == 0
+    with session_scope() as session:
+        assert session.get(WebhookEndpoint, created.endpoint.id).lease_until is None  # given back
+    assert await webhook_sender.drain(created.endpoint.id) == 0 and len(receiver.received) == 3

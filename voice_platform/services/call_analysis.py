@@ -71,26 +71,24 @@ def _due(now: datetime) -> tuple:
 
 
 def _take(limit: int) -> list[_Job]:
-    """Up to ``limit`` due calls, each leased (and its attempt counted) in one committed statement."""
+    """Up to ``limit`` due calls, each leased (and its attempt counted), in one statement: the
+    oldest due rows no other transaction holds (SKIP LOCKED on PostgreSQL; SQLite writes one at a
+    time), the condition checked again by the UPDATE itself, so of several processes exactly one
+    takes a call."""
     from voice_platform.db import session_scope
 
-    lease = timedelta(seconds=get_settings().analysis_timeout_seconds + LEASE_MARGIN_SECONDS)
-    jobs: list[_Job] = []
+    now = utcnow()
+    until = now + timedelta(seconds=get_settings().analysis_timeout_seconds + LEASE_MARGIN_SECONDS)
+    oldest = (select(CallSession.id).where(*_due(now)).order_by(CallSession.ended_at).limit(limit)
+              .with_for_update(skip_locked=True))
     with session_scope() as session:
-        now = utcnow()
-        candidates = session.exec(select(CallSession.id).where(*_due(now))
-                                  .order_by(CallSession.ended_at).limit(limit)).all()
-        for call_id in candidates:
-            until = now + lease
-            taken = session.execute(  # of several processes, exactly one takes it
-                update(CallSession).where(CallSession.id == call_id, *_due(now))
-                .values(analysis_lease_until=until, analysis_attempts=CallSession.analysis_attempts + 1)
-                .returning(CallSession.analysis_attempts)
-                .execution_options(synchronize_session=False)
-            ).first()
-            if taken is not None:
-                jobs.append(_Job(call_id, taken[0], until))
-    return jobs
+        taken = session.execute(
+            update(CallSession).where(CallSession.id.in_(oldest.scalar_subquery()), *_due(now))
+            .values(analysis_lease_until=until, analysis_attempts=CallSession.analysis_attempts + 1)
+            .returning(CallSession.id, CallSession.analysis_attempts)
+            .execution_options(synchronize_session=False)
+        ).all()
+    return [_Job(call_id, attempt, until) for call_id, attempt in taken]
 
 
 def _ours(job: _Job) -> tuple:
@@ -100,11 +98,11 @@ def _ours(job: _Job) -> tuple:
 
 
 def _conclude(session: Session, job: _Job, **values: Any) -> CallSession | None:
-    changed = session.execute(
-        update(CallSession).where(*_ours(job)).values(**values).returning(CallSession.id)
-        .execution_options(synchronize_session=False)
-    ).first()
-    return session.get(CallSession, job.call_id, populate_existing=True) if changed else None
+    """The call as this UPDATE left it (its row now locked), or None when the job is no longer ours."""
+    return session.execute(
+        update(CallSession).where(*_ours(job)).values(**values).returning(CallSession)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).scalars().first()
 
 
 def _transcript(turns: list, invocations: list) -> str:

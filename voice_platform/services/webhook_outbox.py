@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import tuple_, update
+from sqlalchemy import insert, tuple_, update
 from sqlmodel import Session, select
 
 from voice_platform.models import CallSession, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -50,6 +50,10 @@ POLL_SECONDS = 0.5
 # After a commit wakes the loop, the events of the commits that follow within this long are sent
 # in the same round: each round costs a few transactions per endpoint whatever its batch holds.
 GATHER_SECONDS = 0.05
+# Under a steady stream of commits, rounds start at most this often (a lone event still leaves
+# GATHER_SECONDS after its commit): the rounds' fixed cost, not the number of events, was most of
+# the loop's database work at 20 closed calls a second (bench/RESULTS.md, "call_close").
+MIN_ROUND_INTERVAL = 0.25
 
 
 def public_id(event_id: uuid.UUID) -> str:
@@ -112,38 +116,42 @@ def _build(org_id: uuid.UUID, event_type: str, data: dict[str, Any], endpoints: 
                    for e in endpoints]
 
 
+def _row(record: WebhookEvent | WebhookDelivery) -> dict[str, Any]:
+    return {column.key: getattr(record, column.key) for column in record.__table__.columns}
+
+
 def _add(session: Session, made: list[tuple[WebhookEvent, list[WebhookDelivery]]]) -> None:
-    """Insert events, then their deliveries (two flushes: each table's rows go in one statement)."""
-    session.add_all([event for event, _ in made])
-    session.flush()
-    session.add_all([d for _, deliveries in made for d in deliveries])
-    session.flush()
+    """Insert the events, then their deliveries: one statement per table, as plain rows (the
+    records are never read back through this session, so no unit of work is needed)."""
+    session.execute(insert(WebhookEvent.__table__), [_row(event) for event, _ in made])
+    deliveries = [_row(d) for _, ds in made for d in ds]
+    if deliveries:
+        session.execute(insert(WebhookDelivery.__table__), deliveries)
     wakeups.after_commit(session, wakeups.WEBHOOKS)
 
 
 def emit(session: Session, org_id: uuid.UUID, event_type: str, *, call: CallSession | None = None,
          agent_id: uuid.UUID | None = None, data: dict[str, Any] | None = None) -> WebhookEvent | None:
     """Write ``event_type`` for the organization's endpoints that want it, in the caller's
-    transaction (None when none does). With ``call`` and no ``data``, ``data`` is the call as it
-    stands after the caller's changes (flushed and read back here). A call's own start and end
-    events still owed are written first, so receivers get started, ended, then this."""
+    transaction (None when none does). ``call``, with no ``data``: the event carries the call as
+    it stands. The caller passes the row as the statement that locked it in this transaction
+    returned it (an ``UPDATE … RETURNING``): its ``pending_events`` are then current and no one
+    can claim them before the commit. The call's own start and end events still owed are
+    written first, so receivers get started, ended, then this."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     endpoints = _enabled_endpoints(session, {org_id}).get(org_id, [])
     made = []
+    wanted = subscribed(endpoints, event_type, call.agent_id if call is not None else agent_id)
+    document = None  # the call's data, read once for every event written here
     if call is not None:
-        session.flush()
-        agent_id = call.agent_id
-        bits = session.execute(select(CallSession.pending_events).where(CallSession.id == call.id)
-                               .with_for_update()).scalar() or 0
-        if bits and _claim(session, call.id, bits):
-            call = session.get(CallSession, call.id, populate_existing=True)
-            made += _owed(session, call, bits, endpoints)
-    wanted = subscribed(endpoints, event_type, agent_id)
+        bits = call.pending_events or 0
+        if bits and _claim(session, call.id, bits) and _wants_any(call, bits, endpoints):
+            document = call_data(session, call)
+            made += _owed(session, call, bits, endpoints, document)
     if wanted:
         if data is None and call is not None:
-            call = session.get(CallSession, call.id, populate_existing=True)
-            data = call_data(session, call)
+            data = document or call_data(session, call)
         made.append(_build(org_id, event_type, data or {}, wanted, call.id if call else None))
     if made:
         _add(session, made)
@@ -262,6 +270,7 @@ async def serve(stop: threading.Event) -> None:
     runner, quiet_until = Loop(), 0.0
     while not stop.is_set():
         wakeups.WEBHOOKS.clear()
+        started = time.monotonic()
         try:
             await runner.round()
         except Exception as exc:
@@ -272,7 +281,8 @@ async def serve(stop: threading.Event) -> None:
                 quiet_until = time.monotonic() + 60
         try:
             if await asyncio.to_thread(wakeups.WEBHOOKS.wait, POLL_SECONDS) and not stop.is_set():
-                await asyncio.sleep(GATHER_SECONDS)
+                await asyncio.sleep(GATHER_SECONDS if runner.more_to_fan_out
+                                    else max(GATHER_SECONDS, started + MIN_ROUND_INTERVAL - time.monotonic()))
         except RuntimeError as exc:
             if background.interpreter_exiting(exc):
                 return

@@ -131,13 +131,21 @@ def due_endpoints(skip: set[uuid.UUID] = frozenset()) -> list[uuid.UUID]:
     return [i for i in ids if i not in skip]
 
 
+def _lease_update(session, endpoint_id: uuid.UUID, condition, value: datetime | None) -> bool:
+    return session.execute(
+        update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id, condition)
+        .values(lease_until=value, updated_at=WebhookEndpoint.updated_at)  # not an edit: keep updated_at
+        .returning(WebhookEndpoint.id).execution_options(synchronize_session=False)
+    ).first() is not None
+
+
 def _set_lease(endpoint_id: uuid.UUID, condition, value: datetime | None) -> bool:
     with _scope() as session:
-        return session.execute(
-            update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id, condition)
-            .values(lease_until=value, updated_at=WebhookEndpoint.updated_at)  # not an edit: keep updated_at
-            .returning(WebhookEndpoint.id).execution_options(synchronize_session=False)
-        ).first() is not None
+        return _lease_update(session, endpoint_id, condition, value)
+
+
+def _give_back(session, endpoint_id: uuid.UUID, held: datetime) -> None:
+    _lease_update(session, endpoint_id, WebhookEndpoint.lease_until == held, None)
 
 
 def take_lease(endpoint_id: uuid.UUID) -> datetime | None:
@@ -154,7 +162,44 @@ def renew_lease(endpoint_id: uuid.UUID, held: datetime) -> datetime | None:
 
 
 def release_lease(endpoint_id: uuid.UUID, held: datetime) -> None:
-    _set_lease(endpoint_id, WebhookEndpoint.lease_until == held, None)
+    with _scope() as session:
+        _give_back(session, endpoint_id, held)
+
+
+def _target(endpoint_id: uuid.UUID, organization_id: uuid.UUID, url: str, secret_encrypted: str,
+            failing_since: datetime | None) -> Target:
+    return Target(endpoint_id, organization_id, url, secret_key(decrypt_text(secret_encrypted)), aware(failing_since))
+
+
+def _pending(session, endpoint_id: uuid.UUID) -> list[Due]:
+    rows = session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.attempts, WebhookDelivery.next_attempt_at, WebhookEvent.payload)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == PENDING)
+        .order_by(WebhookDelivery.created_at, WebhookDelivery.id).limit(BATCH)
+    ).all()
+    return [Due(i, attempts, payload["id"], body_of(payload), aware(next_at) or utcnow())
+            for i, attempts, next_at, payload in rows]
+
+
+def take_and_load(endpoint_id: uuid.UUID) -> tuple[datetime, Target, list[Due]] | None:
+    """``take_lease`` and ``load`` in one transaction of two statements (a drain's usual start):
+    the lease's end, the endpoint and its oldest pending deliveries; None when another holds it."""
+    now = utcnow()
+    until = now + LEASE
+    with _scope() as session:
+        row = session.execute(
+            update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.enabled.is_(True),
+                                          _lease_free(now))
+            .values(lease_until=until, updated_at=WebhookEndpoint.updated_at)
+            .returning(WebhookEndpoint.organization_id, WebhookEndpoint.url, WebhookEndpoint.secret_encrypted,
+                       WebhookEndpoint.failing_since)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if row is None:
+            return None
+        dues = _pending(session, endpoint_id)
+    return until, _target(endpoint_id, *row), dues
 
 
 def load(endpoint_id: uuid.UUID, lease: datetime) -> tuple[Target, list[Due]] | None:
@@ -163,16 +208,9 @@ def load(endpoint_id: uuid.UUID, lease: datetime) -> tuple[Target, list[Due]] | 
         endpoint = session.get(WebhookEndpoint, endpoint_id)
         if endpoint is None or not endpoint.enabled or aware(endpoint.lease_until) != lease:
             return None
-        rows = session.execute(
-            select(WebhookDelivery.id, WebhookDelivery.attempts, WebhookDelivery.next_attempt_at, WebhookEvent.payload)
-            .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-            .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == PENDING)
-            .order_by(WebhookDelivery.created_at, WebhookDelivery.id).limit(BATCH)
-        ).all()
-        target = Target(endpoint.id, endpoint.organization_id, endpoint.url,
-                        secret_key(decrypt_text(endpoint.secret_encrypted)), aware(endpoint.failing_since))
-    return target, [Due(i, attempts, payload["id"], body_of(payload), aware(next_at) or utcnow())
-                    for i, attempts, next_at, payload in rows]
+        target = _target(endpoint.id, endpoint.organization_id, endpoint.url, endpoint.secret_encrypted,
+                         endpoint.failing_since)
+        return target, _pending(session, endpoint_id)
 
 
 def _failing_since(current: datetime | None, outcomes: list[Outcome]) -> datetime | None:
@@ -183,8 +221,9 @@ def _failing_since(current: datetime | None, outcomes: list[Outcome]) -> datetim
     return since
 
 
-def record(target: Target, outcomes: list[Outcome]) -> bool:
-    """Write the outcomes and the endpoint's failing state; False when it has just been switched off."""
+def record(target: Target, outcomes: list[Outcome], *, release: datetime | None = None) -> bool:
+    """Write the outcomes and the endpoint's failing state, and give the lease ``release`` back in the
+    same transaction (a drain's end); False when the endpoint has just been switched off."""
     delays = get_settings().webhook_retry_delays
     rows = []
     for o in outcomes:
@@ -196,9 +235,11 @@ def record(target: Target, outcomes: list[Outcome]) -> bool:
                      "delivered_at": o.at if o.ok else None})
     failing = _failing_since(target.failing_since, outcomes)
     with _scope() as session:
-        # one executemany; a row gone meanwhile (its endpoint deleted) simply matches nothing
-        table = WebhookDelivery.__table__
-        session.connection().execute(update(table).where(table.c.id == bindparam("delivery")), rows)
+        if rows:  # one executemany; a row gone meanwhile (its endpoint deleted) simply matches nothing
+            table = WebhookDelivery.__table__
+            session.connection().execute(update(table).where(table.c.id == bindparam("delivery")), rows)
+        if release is not None:
+            _give_back(session, target.id, release)
         if failing != target.failing_since:
             session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == target.id)
                             .values(failing_since=failing, updated_at=WebhookEndpoint.updated_at)
@@ -271,62 +312,66 @@ async def attempt(client: Any, target: Target, due: Due, timeout: float) -> Outc
     return Outcome(due, error is None, status, duration, error[:500] if error else None, utcnow())
 
 
-async def _send_batch(client: Any, target: Target, dues: list[Due], lease: datetime) -> tuple[int, datetime | None, bool]:
-    """Send in order until one must wait; (attempts, the lease now, whether to read the next batch)."""
+async def _send_batch(client: Any, target: Target, dues: list[Due], lease: datetime
+                      ) -> tuple[int, datetime | None, bool, list[Outcome]]:
+    """Send in order until one must wait; (attempts, the lease now, whether to read the next batch,
+    the outcomes not written yet: the caller writes them, with the lease's release when it stops)."""
     settings = get_settings()
     timeout, retries = settings.webhook_timeout_seconds, len(settings.webhook_retry_delays)
     outcomes: list[Outcome] = []
-    sent, go_on = 0, True
+    sent = 0
     for due in dues:
         now = utcnow()
         if due.next_attempt_at > now:  # its retry is not due: the later ones wait behind it
-            go_on = False
-            break
+            return sent, lease, False, outcomes
         if lease - now < timedelta(seconds=timeout) + LEASE_MARGIN:
             lease = await asyncio.to_thread(renew_lease, target.id, lease)
             if lease is None:
-                go_on = False
-                break
+                return sent, lease, False, outcomes
         outcome = await attempt(client, target, due, timeout)
         outcomes.append(outcome)
         sent += 1
         if not outcome.ok and due.attempts < retries:  # it will be retried: keep the order
-            go_on = False
-            break
+            return sent, lease, False, outcomes
         if len(outcomes) >= RECORD_EVERY:
             if not await asyncio.to_thread(record, target, outcomes):
-                return sent, lease, False
+                return sent, lease, False, []
             outcomes = []
-    if outcomes and not await asyncio.to_thread(record, target, outcomes):
-        go_on = False
-    return sent, lease, go_on
+    return sent, lease, len(dues) >= BATCH, outcomes  # a short batch was all there was
 
 
 async def _drain(endpoint_id: uuid.UUID) -> int:
-    lease = await asyncio.to_thread(take_lease, endpoint_id)
-    if lease is None:
+    """Two transactions in the usual case: the lease with the first batch, the outcomes with the
+    lease's release. Deliveries made meanwhile are found by the next round (``Loop._drained``)."""
+    taken = await asyncio.to_thread(take_and_load, endpoint_id)
+    if taken is None:
         return 0
+    lease, target, dues = taken
     attempts, client, origin = 0, None, None
+    unwritten: list[Outcome] = []
     try:
-        while lease is not None:
-            loaded = await asyncio.to_thread(load, endpoint_id, lease)
-            if loaded is None or not loaded[1]:
-                break
-            target, dues = loaded
+        while dues:
             parts = urlsplit(target.url)
             if client is None or origin != (parts.scheme, parts.netloc):  # one host per client, always
                 if client is not None:
                     await client.aclose()
                 client, origin = outbound.guarded_client(get_settings().webhook_timeout_seconds), (parts.scheme, parts.netloc)
-            sent, lease, go_on = await _send_batch(client, target, dues, lease)
+            sent, lease, go_on, unwritten = await _send_batch(client, target, dues, lease)
             attempts += sent
-            if not go_on:
+            if not go_on or lease is None:
                 break
+            written, unwritten = unwritten, []
+            if written and not await asyncio.to_thread(record, target, written):
+                break  # switched off
+            loaded = await asyncio.to_thread(load, endpoint_id, lease)
+            if loaded is None:
+                break
+            target, dues = loaded
     finally:
         if client is not None:
             await client.aclose()
-        if lease is not None:
-            await asyncio.to_thread(release_lease, endpoint_id, lease)
+        if unwritten or lease is not None:
+            await asyncio.to_thread(record, target, unwritten, release=lease)
     return attempts
 
 
