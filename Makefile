@@ -44,9 +44,19 @@ run: deps bootstrap
 dev: deps bootstrap
 	$(VENV)/bin/reflex run
 
-## make test: the whole suite (unit, API on PostgreSQL when reachable, browser).
+## make test: the whole suite (unit, API on PostgreSQL when reachable, browser), in two runs: the
+## tests that may share the machine, in TEST_WORKERS processes (pytest-xdist; each its own
+## database), then SERIAL_TESTS one at a time: the browser tests share one app server, and
+## schemathesis's generated cases collapse into one item under xdist. With PYTEST_ARGS: one plain run.
+TEST_WORKERS ?= 2
+SERIAL_TESTS := tests/e2e tests/api/test_schemathesis.py tests/api/test_openapi_agrees.py
 test: dev-deps
+ifdef PYTEST_ARGS
 	$(PY) -m pytest $(PYTEST_ARGS)
+else
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(addprefix --ignore=,$(SERIAL_TESTS))
+	$(PY) -m pytest $(SERIAL_TESTS)
+endif
 
 ## make worker: the LiveKit worker that answers calls (needs LIVEKIT_URL/_API_KEY/_API_SECRET, GOOGLE_API_KEY).
 ## WORKER_MODE=dev for development logging.

@@ -74,13 +74,15 @@ def test_schema_and_validation_agree(case, admin):
     if _tests_a_missing_token(case):
         headers = {}
     query = case.query or {}
-    if (case.method, case.path) in CALLS and headers and _dates_reversed(query.get("date_from"), query.get("date_to")):
+    positive = case.meta is not None and case.meta.generation.mode.is_positive
+    # A well-formed filter with its dates reversed is refused for that alone (a negative case may
+    # break another rule first, and is checked as every negative case is, below).
+    if (case.method, case.path) in CALLS and headers and positive and _dates_reversed(query.get("date_from"), query.get("date_to")):
         response = case.call(headers=headers)
         assert response.status_code == 422 and "start date must not be after" in response.text
         return
     response = case.call(headers=headers)
-    if ((case.method, case.path) in DESTINATION_RULES and response.status_code == 422
-            and case.meta is not None and case.meta.generation.mode.is_positive):
+    if (case.method, case.path) in DESTINATION_RULES and response.status_code == 422 and positive:
         return
     case.validate_response(response, checks=[positive_data_acceptance, negative_data_rejection], headers=headers)
 
