@@ -108,6 +108,19 @@ async def test_an_analysed_phone_call_is_mailed_to_who_wants_it_and_unsubscribin
     forged = client.get("/api/v1/call-summaries/unsubscribe", params={"token": "not-a-token"})
     assert forged.status_code == 403 and "invalid or has expired" in forged.text
 
+    # RFC 8058: the mail client's own Unsubscribe button POSTs to List-Unsubscribe
+    assert received.message["List-Unsubscribe"] == f"<{link}>"
+    assert received.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    _subscribe(all_agents.id, org.org_id)  # subscribed again, then one click in the mail client
+    one_click = client.post(link, content="List-Unsubscribe=One-Click",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert one_click.status_code == 200 and "You are unsubscribed" in one_click.text
+    with session_scope() as session:
+        assert not call_summaries.get_subscription(session, session.get(User, all_agents.id), org.org_id).subscribed
+    forged = client.post("/api/v1/call-summaries/unsubscribe", params={"token": "not-a-token"},
+                         content="List-Unsubscribe=One-Click")
+    assert forged.status_code == 403
+
 
 async def test_no_mail_for_who_left_nor_without_smtp(test_database, gemini_text, mail_configured, monkeypatch):
     from voice_platform.models import CallSession

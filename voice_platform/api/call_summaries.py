@@ -66,6 +66,20 @@ def _page(title: str, text: str, code: int) -> HTMLResponse:
                        403: {"description": "Invalid or expired link", "content": {"text/html": {}}}})
 def unsubscribe_by_link(session: SessionDep, token: Annotated[str, Query(max_length=2000)]) -> HTMLResponse:
     """The link in every summary e-mail: works without signing in."""
+    return _unsubscribed(session, token)
+
+
+@router.post("/call-summaries/unsubscribe", response_class=HTMLResponse,
+             responses={200: {"description": "Unsubscribed (also when already)", "content": {"text/html": {}}},
+                        403: {"description": "Invalid or expired link", "content": {"text/html": {}}}})
+def unsubscribe_one_click(session: SessionDep, token: Annotated[str, Query(max_length=2000)]) -> HTMLResponse:
+    """RFC 8058 one-click unsubscribe: the mail's ``List-Unsubscribe`` address, POSTed by the mail
+    client's own Unsubscribe button (body ``List-Unsubscribe=One-Click``, which changes nothing:
+    the signed token in the address says who and which organization)."""
+    return _unsubscribed(session, token)
+
+
+def _unsubscribed(session, token: str) -> HTMLResponse:
     try:
         org_name = call_summaries.unsubscribe_by_token(session, token)
     except call_summaries.UnsubscribeLinkInvalid as exc:

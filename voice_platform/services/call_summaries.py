@@ -259,6 +259,7 @@ def _duration(seconds: float | None) -> str:
 def _message(user: User, call: CallSession, agent: VoiceAgent | None, org: Organization) -> mail.Mail:
     """The summary, caller, duration, verdict and fields (in the plan's order), a link to the call."""
     agent_name = agent.name if agent else "Your agent"
+    unsubscribe = unsubscribe_link(user.id, org.id)
     analysis = call.analysis or {}
     caller = call.from_number or "an unknown number"
     paragraphs = [f"{agent_name} took a call from {caller} on {_when(call, org)} ({_duration(call.duration_seconds)}).",
@@ -280,5 +281,6 @@ def _message(user: User, call: CallSession, agent: VoiceAgent | None, org: Organ
         link=f"{get_settings().public_base_url.rstrip('/')}/calls/{call.id}",
         button="Open the call",
         footer=(f"You get this because you subscribed to call summaries of {org.name}. "
-                f"Unsubscribe with one click: {unsubscribe_link(user.id, org.id)}"),
+                f"Unsubscribe with one click: {unsubscribe}"),
+        unsubscribe=unsubscribe,
     )

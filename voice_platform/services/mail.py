@@ -47,6 +47,9 @@ class Mail:
     link: str | None = None
     button: str | None = None  # the HTML button's label for ``link``
     footer: str | None = None
+    # A one-click unsubscribe address (RFC 8058): sent as List-Unsubscribe with
+    # List-Unsubscribe-Post, so mail clients show their own Unsubscribe button, which POSTs to it.
+    unsubscribe: str | None = None
 
 
 def is_configured(settings: Settings | None = None) -> bool:
@@ -67,6 +70,9 @@ def build(mail: Mail, settings: Settings | None = None) -> EmailMessage:
     message["Date"] = formatdate(localtime=False, usegmt=True)
     domain = parseaddr(settings.smtp_from or "")[1].rpartition("@")[2] or None
     message["Message-ID"] = make_msgid(domain=domain)
+    if mail.unsubscribe:
+        message["List-Unsubscribe"] = f"<{_header(mail.unsubscribe)}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     text = list(mail.paragraphs)
     if mail.link:
         text.append(mail.link)
