@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     # last one the delivery is failed. Each attempt waits WEBHOOK_TIMEOUT_SECONDS for an answer.
     webhook_retry_schedule: str = "5,30,120,600,3600"
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Days an event (with its deliveries, once none is pending) stays in the deliveries lists before
+    # the webhook loop deletes it; 0 keeps every event forever.
+    webhook_retention_days: int = Field(default=30, ge=0, le=3650)
     # Whether this web process runs the background loops (webhook deliveries, call analyses and
     # summary e-mails, campaigns, lost-mail recovery). false: they run in a process of their own,
     # `python -m voice_platform.cli background` (`make background`), which must then be running

@@ -346,3 +346,39 @@ async def test_a_drain_is_two_transactions_the_lease_with_its_batch_then_the_out
     with session_scope() as session:
         assert session.get(WebhookEndpoint, created.endpoint.id).lease_until is None  # given back
     assert await webhook_sender.drain(created.endpoint.id) == 0 and len(receiver.received) == 3
+
+
+@pytest.mark.usefixtures("loop_stopped")
+def test_events_past_retention_go_with_their_deliveries_unless_one_is_still_owed(org, receiver, monkeypatch):
+    from voice_platform.settings import reset_settings_cache
+
+    created = _endpoint(org, receiver.url(), ["call.ended"])
+    delivered_old, failed_old, pending_old, delivered_recent = (_ping(org, created.endpoint.id)[1] for _ in range(4))
+    assert webhook_outbox.send_due_once() == 4
+    ages = {delivered_old: 31, failed_old: 45, pending_old: 60, delivered_recent: 29}  # days; retention 30
+    with session_scope() as session:
+        session.execute(update(WebhookDelivery).where(WebhookDelivery.id == failed_old).values(status="failed"))
+        session.execute(update(WebhookDelivery).where(WebhookDelivery.id == pending_old)  # waiting for its retry
+                        .values(status="pending", next_attempt_at=utcnow() + timedelta(hours=1)))
+        events = {d: session.get(WebhookDelivery, d).event_id for d in ages}
+        for delivery_id, days in ages.items():
+            session.execute(update(WebhookEvent).where(WebhookEvent.id == events[delivery_id])
+                            .values(created_at=utcnow() - timedelta(days=days)))
+
+    assert webhook_outbox.sweep_old_once(batch=1) == 2  # one per transaction: the loop goes on until done
+    with session_scope() as session:
+        left_events = set(session.exec(select(WebhookEvent.id)).all())
+        left_deliveries = set(session.exec(select(WebhookDelivery.id)).all())
+    assert left_events == {events[pending_old], events[delivered_recent]}
+    assert left_deliveries == {pending_old, delivered_recent}
+    assert webhook_outbox.sweep_old_once() == 0
+
+    monkeypatch.setenv("WEBHOOK_RETENTION_DAYS", "0")  # keep everything
+    reset_settings_cache()
+    try:
+        with session_scope() as session:
+            session.execute(update(WebhookEvent).values(created_at=utcnow() - timedelta(days=400)))
+        assert webhook_outbox.sweep_old_once() == 0
+    finally:
+        monkeypatch.delenv("WEBHOOK_RETENTION_DAYS")
+        reset_settings_cache()

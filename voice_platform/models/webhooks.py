@@ -47,6 +47,8 @@ class WebhookEvent(SQLModel, table=True):
     """One event as the receivers get it (``payload`` is the exact JSON body, frozen when made)."""
 
     __tablename__ = "webhook_events"
+    # The webhook loop deletes events past WEBHOOK_RETENTION_DAYS, oldest first.
+    __table_args__ = (Index("ix_webhook_events_created_at", "created_at"),)
 
     id: uuid.UUID = uuid_pk()  # the public id is "evt_" + id.hex, the receivers' idempotency key
     organization_id: uuid.UUID = Field(foreign_key="organizations.id", nullable=False, index=True, ondelete="CASCADE")

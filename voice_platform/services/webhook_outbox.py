@@ -28,13 +28,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import insert, tuple_, update
+from sqlalchemy import delete, exists, insert, tuple_, update
 from sqlmodel import Session, select
 
 from voice_platform.models import CallSession, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from voice_platform.models.base import utcnow
 from voice_platform.models.calls import EVENT_ENDED, EVENT_STARTED, TEST
+from voice_platform.models.webhooks import PENDING
 from voice_platform.services import background, wakeups, webhook_sender
+from voice_platform.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -231,17 +233,54 @@ def fan_out_once(limit: int = FAN_OUT_BATCH) -> int:
         return len(claimed)
 
 
+# -- retention -------------------------------------------------------------------------------------
+SWEEP_BATCH = 1000  # events deleted per transaction
+SWEEP_FIRST_SECONDS = 60.0  # a loop's first sweep, after its process has started
+SWEEP_EVERY_SECONDS = 3600.0
+
+
+def sweep_old_once(batch: int = SWEEP_BATCH) -> int:
+    """Delete the events older than ``WEBHOOK_RETENTION_DAYS`` that no delivery waits to send, with
+    their deliveries (the foreign key cascades), oldest first, ``batch`` per transaction so no lock
+    is held long; how many events went. A pending delivery keeps its event, however old: it is
+    still owed. Several processes sweeping at once only find less to delete."""
+    from voice_platform.db import session_scope
+
+    days = get_settings().webhook_retention_days
+    if days <= 0:
+        return 0
+    cutoff = utcnow() - timedelta(days=days)
+    owed = exists().where(WebhookDelivery.event_id == WebhookEvent.id, WebhookDelivery.status == PENDING)
+    oldest = (select(WebhookEvent.id).where(WebhookEvent.created_at < cutoff, ~owed)
+              .order_by(WebhookEvent.created_at).limit(batch))
+    deleted = 0
+    while True:
+        with session_scope() as session:
+            gone = session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(oldest.scalar_subquery()))
+                                   .execution_options(synchronize_session=False)).rowcount
+        deleted += gone
+        if gone < batch:
+            return deleted
+
+
 # -- running it ----------------------------------------------------------------------------------
 class Loop:
     """One process's fan-out and senders: a task per endpoint being drained, never two."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, sweeping: bool = False) -> None:
         self._draining: dict[uuid.UUID, asyncio.Task] = {}
         self.more_to_fan_out = False
+        # The process's long-running loop also deletes what is past retention, hourly.
+        self._next_sweep = time.monotonic() + SWEEP_FIRST_SECONDS if sweeping else None
 
     async def round(self) -> list[asyncio.Task]:
         """Fan out one batch of what calls owe, then start a drain for each endpoint with a due
         delivery (a full batch asks for another round at once: the drains start meanwhile)."""
+        if self._next_sweep is not None and time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + SWEEP_EVERY_SECONDS
+            swept = await asyncio.to_thread(sweep_old_once)
+            if swept:
+                log.info("deleted %d webhook events past their retention (WEBHOOK_RETENTION_DAYS)", swept)
         self.more_to_fan_out = await asyncio.to_thread(fan_out_once) == FAN_OUT_BATCH
         if self.more_to_fan_out:
             wakeups.WEBHOOKS.set()
@@ -267,7 +306,7 @@ async def serve(stop: threading.Event) -> None:
     """Rounds until ``stop``: GATHER_SECONDS after a commit here leaves work, else every POLL_SECONDS.
     Every failure is logged and the loop goes on (a database down now may be back next round)."""
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook-db"))
-    runner, quiet_until = Loop(), 0.0
+    runner, quiet_until = Loop(sweeping=True), 0.0
     while not stop.is_set():
         wakeups.WEBHOOKS.clear()
         started = time.monotonic()
