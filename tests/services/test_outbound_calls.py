@@ -215,3 +215,21 @@ def test_an_outbound_call_is_traced_from_its_placing_and_the_session_keeps_the_t
         assert CALLEE not in str(dict(placing.attributes))  # numbers never go on a span
     finally:
         reset_telemetry()
+
+
+def test_the_never_dialed_sweep_reads_its_partial_index_not_the_call_table(test_database):
+    """The dialer's holder sweeps every few seconds: on a table of millions of calls that must not
+    be a scan. Without sequential scans allowed, PostgreSQL's plan for the sweep's query is the
+    partial index's (whose conditions are the query's own)."""
+    if not test_database.is_postgres:
+        pytest.skip("the plan of a PostgreSQL query")
+    from sqlalchemy import text
+
+    from voice_platform.db import get_engine
+
+    query = outbound_calls.undialed_query(utcnow()).compile(get_engine(), compile_kwargs={"literal_binds": True})
+    with get_engine().connect() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(conn.execute(text(f"EXPLAIN {query}")).scalars())
+        conn.rollback()
+    assert "ix_call_sessions_undialed" in plan, plan

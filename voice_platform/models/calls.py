@@ -48,6 +48,12 @@ class CallSession(Timestamped, table=True):
               sqlite_where=text("pending_events <> 0")),
         Index("ix_call_sessions_analysis_pending", "id", postgresql_where=text("analysis_status = 'pending'"),
               sqlite_where=text("analysis_status = 'pending'")),
+        # Outbound calls opened and not yet placed with Twilio (no CallSid): the dialer's sweep of
+        # the never-placed ones reads only these, never the whole table; an incoming call has its
+        # CallSid from the start and never enters it.
+        Index("ix_call_sessions_undialed", "started_at",
+              postgresql_where=text("status = 'pending' AND provider_call_id IS NULL"),
+              sqlite_where=text("status = 'pending' AND provider_call_id IS NULL")),
     )
 
     id: uuid.UUID = uuid_pk()

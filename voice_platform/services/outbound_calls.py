@@ -241,17 +241,21 @@ def _attach(session, call_id: uuid.UUID, call_sid: str) -> bool:
     ).rowcount > 0
 
 
+def undialed_query(now: datetime):
+    """The outbound calls opened before ``now - NEVER_DIALED_AFTER`` and never placed (their
+    conditions are the partial index ``ix_call_sessions_undialed``'s, so it answers this)."""
+    return (select(CallSession.id).where(CallSession.status == PENDING, CallSession.provider_call_id.is_(None),
+                                         CallSession.direction == OUTBOUND,
+                                         CallSession.started_at < now - NEVER_DIALED_AFTER)
+            .order_by(CallSession.started_at).limit(500))
+
+
 def sweep_undialed(now: datetime | None = None) -> int:
     """Fail outbound sessions still pending with no CallSid after ``NEVER_DIALED_AFTER``: the
     process placing them stopped before Twilio was asked (or before it answered), so nobody else
     will close them and their slot would stay taken. Returns how many were closed."""
-    now = now or utcnow()
     with session_scope() as session:
-        stale = session.execute(
-            select(CallSession.id).where(CallSession.direction == OUTBOUND, CallSession.status == PENDING,
-                                         CallSession.provider_call_id.is_(None),
-                                         CallSession.started_at < now - NEVER_DIALED_AFTER).limit(500)
-        ).scalars().all()
+        stale = session.execute(undialed_query(now or utcnow())).scalars().all()
         closed = sum(calls.finish_session(session, call_id, reason="never_dialed",
                                           error="The call was opened but never placed with Twilio")
                      for call_id in stale)
