@@ -118,6 +118,45 @@ def test_members_read_admins_steer_other_organizations_see_nothing(client, admin
                        headers=other.headers).status_code == 404
 
 
+def test_a_draft_is_edited_field_by_field_and_a_started_one_is_not(client, admin):
+    created = client.post(_path(admin.org_id), json=_body(admin.agent["id"], ["+14155550101", "+14155550102"]),
+                          headers=admin.headers).json()
+    second = create_agent(client, admin, phone_number=unique_phone())
+    weekend = {"days": ["sat", "sun"], "start": "10:00", "end": "14:00"}
+    r = client.put(_path(admin.org_id, f"/{created['id']}"), headers=admin.headers,
+                   json={"name": "Weekend reminders", "agent_id": second["id"], "window": weekend,
+                         "max_concurrent": 3, "retry": {"attempts": 1, "delay_minutes": 15}})
+    assert r.status_code == 200, r.text
+    edited = r.json()
+    assert (edited["name"], edited["agent_id"], edited["window"], edited["max_concurrent"], edited["retry"]) == \
+        ("Weekend reminders", second["id"], weekend, 3, {"attempts": 1, "delay_minutes": 15})
+    assert edited["status"] == "draft" and edited["counts"]["queued"] == 2  # the contacts stay
+    r = client.put(_path(admin.org_id, f"/{created['id']}"), json={"retry": None}, headers=admin.headers)
+    assert r.json()["retry"] == {"attempts": 0, "delay_minutes": 60} and r.json()["name"] == "Weekend reminders"
+    for body, message in (({"name": "  "}, "name"), ({"max_concurrent": 50}, "max_concurrent"),
+                          ({"window": {"days": ["mon"], "start": "09:00", "end": "09:00"}}, "differ")):
+        r = client.put(_path(admin.org_id, f"/{created['id']}"), json=body, headers=admin.headers)
+        assert r.status_code == 422 and message in r.text, (body, r.text)
+    assert client.put(_path(admin.org_id, f"/{created['id']}"), json={"contacts": []},
+                      headers=admin.headers).status_code == 422  # contacts are not a setting
+    audit = client.get(f"/api/v1/organizations/{admin.org_id}/audit-log", params={"action": "campaign.updated"},
+                       headers=admin.headers).json()
+    assert [e["summary"] for e in audit["items"]] == [
+        "Edited campaign 'Weekend reminders': retry",
+        f"Edited campaign 'Reminders': agent_id, max_concurrent, name, retry, window (agent {second['name']!r})"]
+    member = add_member(client, admin)
+    assert client.put(_path(admin.org_id, f"/{created['id']}"), json={"name": "Mine"},
+                      headers=member.headers).status_code == 403
+    other = signup(client, "campaigns-edit-other")
+    assert client.put(_path(other.org_id, f"/{created['id']}"), json={"name": "Theirs"},
+                      headers=other.headers).status_code == 404
+    assert client.post(_path(admin.org_id, f"/{created['id']}/start"), headers=admin.headers).status_code == 200
+    r = client.put(_path(admin.org_id, f"/{created['id']}"), json={"name": "Too late"}, headers=admin.headers)
+    assert r.status_code == 409 and "only a draft can be edited" in r.json()["detail"]
+    assert client.get(_path(admin.org_id, f"/{created['id']}"), headers=admin.headers).json()["name"] == \
+        "Weekend reminders"
+
+
 def test_the_background_dialer_runs_a_campaign_to_the_end(client, admin, monkeypatch, quiet_dialer):
     """As production: the web process's loop dials (woken by the start), Twilio plays each call
     and its status callback settles the contact; the do-not-call number is never dialed."""

@@ -235,3 +235,51 @@ def test_a_member_follows_campaigns_but_cannot_steer_them(page: Page):
     expect(page.get_by_test_id("contact-row")).to_contain_text("name=Ada")
     expect(page.get_by_role("button", name="Start campaign")).to_have_count(0)
     expect(page.get_by_role("button", name="Cancel campaign")).to_have_count(0)
+
+
+def test_a_draft_is_edited_in_a_dialog_and_a_started_one_is_not(page: Page):
+    from sqlmodel import select
+
+    from voice_platform.db import session_scope
+    from voice_platform.models import User, VoiceAgent
+    from voice_platform.services import campaigns
+
+    email, org_id, _number = _organization()
+    with session_scope() as session:
+        admin = session.exec(select(User).where(User.email == email)).one()
+        agent = session.exec(select(VoiceAgent).where(VoiceAgent.organization_id == org_id)).one()
+        campaigns.create(session, admin, org_id, {"name": "Follow-ups", "agent_id": str(agent.id),
+                                                  "contacts": [{"to": "+14155550111", "variables": {"name": "Ada"}}]})
+    sign_in(page, email)
+    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Campaigns").click()
+    page.wait_for_url(route("/campaigns"))
+    wait_hydrated(page)
+    page.get_by_role("link", name="Open Follow-ups").click()
+    page.wait_for_url(re.compile(r".*/campaigns/[0-9a-f-]{36}/?$"))
+    wait_hydrated(page)
+
+    page.get_by_role("button", name="Edit campaign").click()
+    form = page.get_by_role("form", name="Edit campaign")
+    expect(form.get_by_label("Campaign name", exact=True)).to_have_value("Follow-ups")  # the draft as stored
+    expect(form.get_by_label("From", exact=True)).to_have_value("09:00")
+    expect(form.get_by_role("checkbox", name="Sat")).not_to_be_checked()
+    form.get_by_label("Campaign name", exact=True).fill("Weekend follow-ups")
+    form.get_by_role("checkbox", name="Sat").click()
+    form.get_by_label("From", exact=True).fill("10:00")
+    form.get_by_label("Calls at once", exact=True).fill("99")  # more than the plan allows
+    form.get_by_role("button", name="Save campaign").click()
+    expect(form.get_by_test_id("error-max_concurrent")).to_contain_text("kept free for inbound calls")
+    form.get_by_label("Calls at once", exact=True).fill("2")
+    form.get_by_role("button", name="Save campaign").click()
+    expect(page.get_by_text("Campaign saved")).to_be_visible()
+    expect(form).to_have_count(0)  # the dialog closed
+    expect(page.get_by_role("heading", name="Weekend follow-ups")).to_be_visible()
+
+    campaign, contacts = _stored(org_id)
+    assert (campaign.name, campaign.max_concurrent, campaign.status) == ("Weekend follow-ups", 2, "draft")
+    assert campaign.window == {"days": ["mon", "tue", "wed", "thu", "fri", "sat"], "start": "10:00", "end": "17:00"}
+    assert [c.to_number for c in contacts] == ["+14155550111"]  # the contacts stay
+
+    page.get_by_role("button", name="Start campaign").click()
+    expect(page.get_by_test_id("campaign-status")).to_have_text("running")
+    expect(page.get_by_role("button", name="Edit campaign")).to_have_count(0)

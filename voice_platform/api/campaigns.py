@@ -92,6 +92,17 @@ class CampaignIn(BaseModel):
     retry: RetryIn | None = None
 
 
+class CampaignEditIn(BaseModel):
+    """A draft's settings, each one left out unchanged; its contacts stay as uploaded."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(default=None, max_length=10_000, **declared(maxLength=rules.MAX_NAME, pattern=REQUIRED_TEXT))
+    agent_id: uuid.UUID = None
+    window: WindowIn | None = Field(default=None, description="null: mon-fri 09:00-17:00")
+    max_concurrent: Whole = Field(default=None, **declared(minimum=1))
+    retry: RetryIn | None = Field(default=None, description="null: no retries")
+
+
 class WindowOut(BaseModel):
     days: list[str]
     start: str
@@ -212,6 +223,15 @@ def get_campaign(
     found = service.detail(session, user, org_id, campaign_id, offset=offset, limit=limit, state=state)
     return CampaignDetailOut(**_out(found.view), contacts=[_contact(c) for c in found.contacts],
                              contacts_offset=found.offset, contacts_limit=found.limit)
+
+
+@router.put("/{campaign_id}", response_model=CampaignOut,
+            responses={**_SCOPED, 409: {"description": "Not a draft any more, or the agent is switched off"},
+                       422: {"description": "Not valid, or the agent has no phone number"}})
+def edit_campaign(org_id: uuid.UUID, campaign_id: uuid.UUID, body: CampaignEditIn, user: CurrentUser,
+                  session: SessionDep) -> dict[str, Any]:
+    """Edit a draft's settings (only the fields sent); a started campaign is not editable."""
+    return _out(service.edit(session, user, org_id, campaign_id, body.model_dump(exclude_unset=True)))
 
 
 def _action(action: str):

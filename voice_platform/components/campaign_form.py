@@ -7,6 +7,9 @@ before "Create campaign" is pressed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import reflex as rx
 
 from voice_platform.components import error_callout, text_field
@@ -18,20 +21,40 @@ S = NewCampaignState
 CSV_TYPES = {"text/csv": [".csv"], "text/plain": [".txt", ".tsv"], "application/vnd.ms-excel": [".csv"]}
 
 
-def _day(day: str) -> rx.Component:
+@dataclass(frozen=True)
+class Settings:
+    """The vars and events of a form with a campaign's settings (the new campaign's, a draft's edit)."""
+
+    days: Any
+    toggle_day: Any
+    errors: Any
+    agent_options: Any
+    chosen_agent: Any
+    set_agent: Any
+    values: Any = None  # the inputs' starting values (a draft's); None: the defaults of a new campaign
+
+    def value(self, name: str, default: str) -> Any:
+        return default if self.values is None else self.values[name].to(str)
+
+
+NEW = Settings(S.days, S.toggle_day, S.errors, S.agent_options, S.chosen_agent, S.set_agent)
+
+
+def _day(f: Settings, day: str) -> rx.Component:
     return rx.text(
-        rx.checkbox(checked=S.days.contains(day), on_change=lambda checked: S.toggle_day(day, checked),
+        rx.checkbox(checked=f.days.contains(day), on_change=lambda checked: f.toggle_day(day, checked),
                     aria_label=DAY_LABELS[day]),
         DAY_LABELS[day], as_="label", display="flex", align_items="center", gap="6px", size="2",
     )
 
 
-def _window() -> rx.Component:
+def _window(f: Settings) -> rx.Component:
     return rx.vstack(
-        form_field("Days", "days", rx.hstack(*[_day(d) for d in DAYS], spacing="3", wrap="wrap"), S.errors),
+        form_field("Days", "days", rx.hstack(*[_day(f, d) for d in DAYS], spacing="3", wrap="wrap"), f.errors),
         rx.hstack(
-            text_field("From", "start", S.errors, default_value="09:00", placeholder="09:00", hint="HH:MM"),
-            text_field("Until", "end", S.errors, default_value="17:00", placeholder="17:00",
+            text_field("From", "start", f.errors, default_value=f.value("start", "09:00"), placeholder="09:00",
+                       hint="HH:MM"),
+            text_field("Until", "end", f.errors, default_value=f.value("end", "17:00"), placeholder="17:00",
                        hint="24:00 = end of day; earlier than From runs past midnight"),
             spacing="3", width="100%",
         ),
@@ -41,23 +64,35 @@ def _window() -> rx.Component:
     )
 
 
-def _agent() -> rx.Component:
+def _agent(f: Settings) -> rx.Component:
     return form_field("Agent", "agent_id", rx.select.root(
         rx.select.trigger(aria_label="Campaign agent", width="100%", placeholder="Choose an agent"),
-        rx.select.content(rx.foreach(S.agent_options, lambda a: rx.select.item(a["name"], value=a["id"]))),
-        value=S.chosen_agent, on_change=S.set_agent, size="3",
-    ), S.errors, hint="It calls from its own number and speaks first.")
+        rx.select.content(rx.foreach(f.agent_options, lambda a: rx.select.item(a["name"], value=a["id"]))),
+        value=f.chosen_agent, on_change=f.set_agent, size="3",
+    ), f.errors, hint="It calls from its own number and speaks first.")
 
 
-def _limits() -> rx.Component:
+def _limits(f: Settings) -> rx.Component:
     return rx.hstack(
-        text_field("Calls at once", "max_concurrent", S.errors, default_value="1", type="number", min="1",
-                   hint="One line of your plan is always kept for inbound calls."),
-        text_field("Retry attempts", "attempts", S.errors, default_value="0", type="number", min="0",
-                   hint="After no answer or busy (never after voicemail)."),
-        text_field("Retry after (minutes)", "delay_minutes", S.errors, default_value="60", type="number", min="1"),
+        text_field("Calls at once", "max_concurrent", f.errors, default_value=f.value("max_concurrent", "1"),
+                   type="number", min="1", hint="One line of your plan is always kept for inbound calls."),
+        text_field("Retry attempts", "attempts", f.errors, default_value=f.value("attempts", "0"), type="number",
+                   min="0", hint="After no answer or busy (never after voicemail)."),
+        text_field("Retry after (minutes)", "delay_minutes", f.errors, default_value=f.value("delay_minutes", "60"),
+                   type="number", min="1"),
         spacing="3", width="100%", align="start",
     )
+
+
+def settings_fields(f: Settings) -> list[rx.Component]:
+    """Name, agent, window and limits: what a campaign is, apart from its contacts."""
+    return [
+        text_field("Campaign name", "name", f.errors, default_value=f.value("name", ""),
+                   placeholder="November reminders", required=True),
+        _agent(f),
+        _window(f),
+        _limits(f),
+    ]
 
 
 def _dropzone() -> rx.Component:
@@ -116,10 +151,7 @@ def new_campaign_form() -> rx.Component:
             rx.vstack(
                 rx.heading("New campaign", size="4"),
                 rx.cond(S.errors.contains(FORM_ERROR), error_callout(S.errors[FORM_ERROR])),
-                text_field("Campaign name", "name", S.errors, placeholder="November reminders", required=True),
-                _agent(),
-                _window(),
-                _limits(),
+                *settings_fields(NEW),
                 form_field("Contacts", "file", _dropzone(), S.errors),
                 _rejected(),
                 _accepted(),

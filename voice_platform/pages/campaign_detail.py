@@ -1,6 +1,6 @@
 """``/campaigns/[campaign_id]``: one campaign, live: progress, counts, controls and contacts.
 
-The controls follow the status (a draft starts; a running campaign pauses; a paused one resumes;
+The controls follow the status (a draft is edited and starts; a running campaign pauses; a paused one resumes;
 any unfinished one can be cancelled, after a confirmation since queued contacts are then never
 called) and are drawn only for roles that may change agents, which the service checks anyway.
 """
@@ -11,6 +11,7 @@ import reflex as rx
 
 from voice_platform.components import not_found_state, page_header, page_skeleton, signed_in_page
 from voice_platform.components.campaign_contacts import contacts_table
+from voice_platform.components.campaign_edit import edit_campaign
 from voice_platform.components.campaign_progress import counts, progress_bar, status_badge
 from voice_platform.state.campaign_detail import CampaignDetailState
 
@@ -51,6 +52,7 @@ def _cancel() -> rx.Component:
 
 def controls() -> rx.Component:
     return rx.cond(S.can_update_agent, rx.hstack(
+        rx.cond(S.status == "draft", edit_campaign(C["id"].to(str))),
         _action("Start", "start", "play", ("draft",)),
         _action("Pause", "pause", "pause", ("running",), "amber"),
         _action("Resume", "resume", "play", ("paused",)),

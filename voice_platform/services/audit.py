@@ -36,6 +36,8 @@ ACTIONS: tuple[str, ...] = (
     "plan.changed",
     "webhook.created", "webhook.updated", "webhook.deleted", "webhook.secret_rotated", "webhook.disabled",
     "do_not_call.added", "do_not_call.removed",
+    "campaign.created", "campaign.updated", "campaign.started", "campaign.paused", "campaign.resumed",
+    "campaign.cancelled",
 )
 READ = "org:manage"  # the log is for the organization's admins
 MAX_LIMIT = 200

@@ -196,6 +196,60 @@ def detail(session: Session, actor: User, org_id: uuid.UUID, campaign_id: uuid.U
                           offset=offset, limit=limit)
 
 
+EDITABLE = ("name", "agent_id", "window", "max_concurrent", "retry")
+NOT_A_DRAFT = "The campaign is {status}; only a draft can be edited (cancel it and create another)"
+
+
+def edit(session: Session, actor: User, org_id: uuid.UUID, campaign_id: uuid.UUID, data: dict[str, Any]) -> CampaignView:
+    """Change a draft's settings: the keys of ``data`` among ``EDITABLE``, each by the rules of
+    ``create`` (a null window or retry is the default); its contacts stay. A campaign that has
+    started is not a draft any more (409); one conditional UPDATE, so an edit racing a start
+    changes nothing once the start has won."""
+    campaign = _campaign(session, actor, org_id, campaign_id, "agent:update")
+    if campaign.status != DRAFT:
+        raise Conflict(NOT_A_DRAFT.format(status=campaign.status))
+    unknown = sorted(set(data) - set(EDITABLE))
+    if unknown:
+        raise ValidationFailed(f"{unknown[0]} cannot be edited; editable: {', '.join(EDITABLE)}", field=unknown[0])
+    values: dict[str, Any] = {}
+    agent = None
+    if "name" in data:
+        values["name"] = rules.name(data["name"])
+    if "agent_id" in data:
+        agent = _agent(session, org_id, data["agent_id"])
+        ready_to_call(agent)
+        values["agent_id"] = agent.id
+    if "window" in data:
+        values["window"] = rules.window(data["window"])
+    if "max_concurrent" in data:
+        concurrency, plan_name = plan_concurrency(session, org_id)
+        values["max_concurrent"] = rules.max_concurrent(data["max_concurrent"], concurrency, plan_name)
+    if "retry" in data:
+        retry = rules.retry(data["retry"])
+        values["retry_attempts"], values["retry_delay_minutes"] = retry["attempts"], retry["delay_minutes"]
+    before = {key: getattr(campaign, key) for key in values}
+    changed = {key: value for key, value in values.items() if value != before[key]}
+    if changed:
+        done = session.execute(update(Campaign).where(Campaign.id == campaign_id, Campaign.status == DRAFT)
+                               .values(**changed, updated_at=utcnow()).returning(Campaign.id)
+                               .execution_options(synchronize_session=False)).first()
+        if done is None:  # started or cancelled in between
+            session.refresh(campaign)
+            raise Conflict(NOT_A_DRAFT.format(status=campaign.status))
+        audit.record(session, actor, org_id, "campaign.updated", target_type="campaign", target_id=campaign_id,
+                     summary=f"Edited campaign {campaign.name!r}: "
+                             + ", ".join(sorted({key.removesuffix("_attempts").removesuffix("_delay_minutes")
+                                                 for key in changed}))
+                             + (f" (agent {agent.name!r})" if agent is not None and "agent_id" in changed else ""),
+                     before={k: _plain(before[k]) for k in changed}, after={k: _plain(v) for k, v in changed.items()})
+        session.refresh(campaign)
+    return view(session, actor, org_id, campaign_id)
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
 def change(session: Session, actor: User, org_id: uuid.UUID, campaign_id: uuid.UUID, action: str) -> CampaignView:
     """start | pause | resume | cancel. Starting checks the agent can still call out."""
     sources, target = ACTIONS[action]

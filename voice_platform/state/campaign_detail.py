@@ -154,6 +154,11 @@ class CampaignDetailState(AuthState):
             self.loading = False
 
     @rx.event
+    def refresh(self):
+        """The page as it is now (after the draft's edit dialog saved)."""
+        return self._read()
+
+    @rx.event
     def set_state_filter(self, value: str):
         self.state_filter = value if value in CONTACT_STATES else ALL
         self.offset = 0
