@@ -78,6 +78,31 @@ def _a_call_for(contact_id: uuid.UUID, org_id: uuid.UUID, agent_number: str, to:
         return call.id
 
 
+def _draft(email: str, org_id: uuid.UUID) -> None:
+    """A draft campaign "Follow-ups" of the organization's agent, with one contact, made by its admin."""
+    from sqlmodel import select
+
+    from voice_platform.db import session_scope
+    from voice_platform.models import User, VoiceAgent
+    from voice_platform.services import campaigns
+
+    with session_scope() as session:
+        admin = session.exec(select(User).where(User.email == email)).one()
+        agent = session.exec(select(VoiceAgent).where(VoiceAgent.organization_id == org_id)).one()
+        campaigns.create(session, admin, org_id, {"name": "Follow-ups", "agent_id": str(agent.id),
+                                                  "contacts": [{"to": "+14155550111", "variables": {"name": "Ada"}}]})
+
+
+def _open_follow_ups(page: Page) -> None:
+    """From anywhere signed in: the Campaigns page, then the "Follow-ups" campaign's page."""
+    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Campaigns").click()
+    page.wait_for_url(route("/campaigns"))
+    wait_hydrated(page)
+    page.get_by_role("link", name="Open Follow-ups").click()
+    page.wait_for_url(re.compile(r".*/campaigns/[0-9a-f-]{36}/?$"))
+    wait_hydrated(page)
+
+
 def _count(page: Page, state: str):
     return page.locator(f'[data-testid="campaign-count"][data-state="{state}"]')
 
@@ -201,19 +226,10 @@ def test_a_campaign_from_a_csv_file_started_paused_resumed_and_cancelled(page: P
 
 
 def test_a_member_follows_campaigns_but_cannot_steer_them(page: Page):
-    from sqlmodel import select
-
     from tests.e2e.tools_support import add_member
-    from voice_platform.db import session_scope
-    from voice_platform.models import User, VoiceAgent
-    from voice_platform.services import campaigns
 
     email, org_id, _number = _organization()
-    with session_scope() as session:
-        admin = session.exec(select(User).where(User.email == email)).one()
-        agent = session.exec(select(VoiceAgent).where(VoiceAgent.organization_id == org_id)).one()
-        campaigns.create(session, admin, org_id, {"name": "Follow-ups", "agent_id": str(agent.id),
-                                                  "contacts": [{"to": "+14155550111", "variables": {"name": "Ada"}}]})
+    _draft(email, org_id)
     member = add_member(email, org_id)
     sign_in(page, member)
     switcher = page.get_by_label("Organization")
@@ -238,25 +254,10 @@ def test_a_member_follows_campaigns_but_cannot_steer_them(page: Page):
 
 
 def test_a_draft_is_edited_in_a_dialog_and_a_started_one_is_not(page: Page):
-    from sqlmodel import select
-
-    from voice_platform.db import session_scope
-    from voice_platform.models import User, VoiceAgent
-    from voice_platform.services import campaigns
-
     email, org_id, _number = _organization()
-    with session_scope() as session:
-        admin = session.exec(select(User).where(User.email == email)).one()
-        agent = session.exec(select(VoiceAgent).where(VoiceAgent.organization_id == org_id)).one()
-        campaigns.create(session, admin, org_id, {"name": "Follow-ups", "agent_id": str(agent.id),
-                                                  "contacts": [{"to": "+14155550111", "variables": {"name": "Ada"}}]})
+    _draft(email, org_id)
     sign_in(page, email)
-    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Campaigns").click()
-    page.wait_for_url(route("/campaigns"))
-    wait_hydrated(page)
-    page.get_by_role("link", name="Open Follow-ups").click()
-    page.wait_for_url(re.compile(r".*/campaigns/[0-9a-f-]{36}/?$"))
-    wait_hydrated(page)
+    _open_follow_ups(page)
 
     page.get_by_role("button", name="Edit campaign").click()
     form = page.get_by_role("form", name="Edit campaign")

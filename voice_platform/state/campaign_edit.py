@@ -16,7 +16,7 @@ from voice_platform.services import agents as agent_service
 from voice_platform.services import campaigns as campaign_service
 from voice_platform.state.auth import AuthState
 from voice_platform.state.campaign_detail import CampaignDetailState
-from voice_platform.state.campaign_form import DAYS, ERROR_KEYS, FORM_ERROR, whole
+from voice_platform.state.campaign_form import DAYS, ERROR_KEYS, FORM_ERROR, settings_of, toggled
 
 
 class CampaignEditState(AuthState):
@@ -65,20 +65,12 @@ class CampaignEditState(AuthState):
 
     @rx.event
     def toggle_day(self, day: str, checked: bool):
-        if day in DAYS:
-            wanted = set(self.days) | {day} if checked else set(self.days) - {day}
-            self.days = [d for d in DAYS if d in wanted]
+        self.days = toggled(self.days, day, checked)
 
     @rx.event
     def save(self, form: dict):
         self.errors = {}
-        data = {
-            "name": str(form.get("name") or "").strip(), "agent_id": self.chosen_agent,
-            "window": {"days": list(self.days), "start": str(form.get("start") or "").strip(),
-                       "end": str(form.get("end") or "").strip()},
-            "max_concurrent": whole(form.get("max_concurrent")),
-            "retry": {"attempts": whole(form.get("attempts")), "delay_minutes": whole(form.get("delay_minutes"))},
-        }
+        data = settings_of(form, self.chosen_agent, self.days)
         self.saving = True
         try:
             with session_scope() as session:

@@ -51,6 +51,25 @@ def preview_row(contact: dict[str, Any]) -> dict[str, str]:
     return {"to": contact["to"], "variables": ", ".join(f"{k}={v}" for k, v in sorted(variables.items()))}
 
 
+def toggled(days: list[str], day: str, checked: bool) -> list[str]:
+    """The window's days after one checkbox changed, in the week's order."""
+    if day not in DAYS:
+        return days
+    wanted = set(days) | {day} if checked else set(days) - {day}
+    return [d for d in DAYS if d in wanted]
+
+
+def settings_of(form: dict, agent_id: str, days: list[str]) -> dict[str, Any]:
+    """A campaign's settings as the service takes them, from the settings fields' form data."""
+    return {
+        "name": str(form.get("name") or "").strip(), "agent_id": agent_id,
+        "window": {"days": list(days), "start": str(form.get("start") or "").strip(),
+                   "end": str(form.get("end") or "").strip()},
+        "max_concurrent": whole(form.get("max_concurrent")),
+        "retry": {"attempts": whole(form.get("attempts")), "delay_minutes": whole(form.get("delay_minutes"))},
+    }
+
+
 class NewCampaignState(AuthState):
     form_open: bool = False
     agent_options: list[dict[str, str]] = []
@@ -109,9 +128,7 @@ class NewCampaignState(AuthState):
 
     @rx.event
     def toggle_day(self, day: str, checked: bool):
-        if day in DAYS:
-            wanted = set(self.days) | {day} if checked else set(self.days) - {day}
-            self.days = [d for d in DAYS if d in wanted]
+        self.days = toggled(self.days, day, checked)
 
     @rx.event
     async def upload_csv(self, files: list[rx.UploadFile]):
@@ -149,14 +166,7 @@ class NewCampaignState(AuthState):
     @rx.event
     def create(self, form: dict):
         self.errors = {}
-        data = {
-            "name": str(form.get("name") or "").strip(), "agent_id": self.chosen_agent,
-            "window": {"days": list(self.days), "start": str(form.get("start") or "").strip(),
-                       "end": str(form.get("end") or "").strip()},
-            "max_concurrent": whole(form.get("max_concurrent")),
-            "retry": {"attempts": whole(form.get("attempts")), "delay_minutes": whole(form.get("delay_minutes"))},
-            "contacts": list(self._contacts),
-        }
+        data = {**settings_of(form, self.chosen_agent, self.days), "contacts": list(self._contacts)}
         if not data["contacts"]:
             self.errors = {"file": "Upload a CSV file with a 'to' column first"}
             return None
