@@ -102,6 +102,7 @@ MATRIX: list[tuple[str, str, dict | None, int | None]] = [
     ("POST", "/api/v1/organizations/{org_id}/campaigns", {"name": "Intruder", "agent_id": "{holder_id}",
                                                            "contacts": [{"to": "+14155550179"}]}, 403),
     ("GET", "/api/v1/organizations/{org_id}/campaigns/{campaign_id}", None, None),
+    ("PUT", "/api/v1/organizations/{org_id}/campaigns/{campaign_id}", {"name": "Hijacked"}, 403),
     ("POST", "/api/v1/organizations/{org_id}/campaigns/{campaign_id}/start", None, 403),
     ("POST", "/api/v1/organizations/{org_id}/campaigns/{campaign_id}/pause", None, 403),
     ("POST", "/api/v1/organizations/{org_id}/campaigns/{campaign_id}/resume", None, 403),
