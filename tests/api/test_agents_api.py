@@ -109,3 +109,19 @@ def test_search_by_name_or_number(client):
     assert names("100%_") == ["After hours 100%_"]  # LIKE wildcards are literal
     assert names("%") == ["After hours 100%_"]
     assert names("nobody") == []
+
+
+def test_hold_music_is_an_audio_address_or_twilios(client):
+    admin = signup(client, "hold-music")
+    agent = create_agent(client, admin, transfer_mode="warm", hold_music_url="")
+    assert agent["hold_music_url"] is None  # empty: Twilio's hold music
+    music = "https://cdn.example.com:8443/hold/strings.mp3?v=2"
+    r = client.put(f"/api/v1/agents/{agent['id']}", json={"hold_music_url": music}, headers=admin.headers)
+    assert r.status_code == 200 and r.json()["hold_music_url"] == music
+    assert client.get(f"/api/v1/agents/{agent['id']}", headers=admin.headers).json()["hold_music_url"] == music
+    for bad in ("ftp://cdn.example.com/hold.mp3", "https://cdn.example.com/hold music.mp3", "hold.mp3",
+                "https://user@cdn.example.com/hold.mp3", "https://cdn.example.com/" + "a" * 500):
+        r = client.put(f"/api/v1/agents/{agent['id']}", json={"hold_music_url": bad}, headers=admin.headers)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "hold_music_url", (bad, r.text)
+    r = client.put(f"/api/v1/agents/{agent['id']}", json={"hold_music_url": None}, headers=admin.headers)
+    assert r.status_code == 200 and r.json()["hold_music_url"] is None

@@ -95,7 +95,9 @@ def test_the_after_the_call_form_is_saved_and_read_back(page: Page):
 
     _pick(page, "When a machine answers", "Leave a message")
     page.get_by_label("Voicemail message").fill("Hi {{name}}, Bright Smiles here: see you tomorrow.")
+    expect(page.get_by_label("Hold music", exact=True)).to_be_hidden()  # a cold transfer has no hold
     _pick(page, "Transfer mode", "Warm: brief the person first, they press 1 to take the call")
+    page.get_by_label("Hold music", exact=True).fill("https://cdn.example.com/bright-smiles/hold.mp3")
 
     _save(page)
     error = page.get_by_test_id("plan-field-error")
@@ -117,8 +119,9 @@ def test_the_after_the_call_form_is_saved_and_read_back(page: Page):
              "choices": ["cleaning", "filling"]},
         ],
     }
-    assert (stored.voicemail_action, stored.voicemail_message, stored.transfer_mode) == (
-        "leave_message", "Hi {{name}}, Bright Smiles here: see you tomorrow.", "warm")
+    assert (stored.voicemail_action, stored.voicemail_message, stored.transfer_mode, stored.hold_music_url) == (
+        "leave_message", "Hi {{name}}, Bright Smiles here: see you tomorrow.", "warm",
+        "https://cdn.example.com/bright-smiles/hold.mp3")
 
     page.reload()
     wait_hydrated(page)
@@ -133,6 +136,7 @@ def test_the_after_the_call_form_is_saved_and_read_back(page: Page):
     expect(page.get_by_label("When a machine answers", exact=True)).to_have_text("Leave a message")
     expect(page.get_by_label("Voicemail message")).to_have_value("Hi {{name}}, Bright Smiles here: see you tomorrow.")
     expect(page.get_by_label("Transfer mode", exact=True)).to_contain_text("Warm")
+    expect(page.get_by_label("Hold music", exact=True)).to_have_value("https://cdn.example.com/bright-smiles/hold.mp3")
 
     # Every field removed and the prompts emptied: back to the default plan (null).
     page.get_by_role("button", name="Remove field 2").click()

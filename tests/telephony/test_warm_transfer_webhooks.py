@@ -200,3 +200,31 @@ def test_one_span_per_stage_in_the_calls_trace(client, sip_settings):
     assert all("+1" not in str(dict(s.attributes)) and BRIEFING not in str(dict(s.attributes)) for s in ours)
     assert names == [f"call.transfer.{stage}" for stage in
                      ("holding", "calling_person", "briefing", "declined", "returned", "resumed")]
+
+
+def test_the_caller_on_hold_hears_the_agents_own_music(client, sip_settings):
+    call = warm_call(client, sip_settings)
+    twilio_default = ET.fromstring(_wait(client, sip_settings, call, 1).text).find("Play").text
+    music = "https://cdn.example.com/bright-smiles/hold.mp3?v=2"
+    r = client.put(f"/api/v1/agents/{call.agent['id']}", json={"hold_music_url": music}, headers=call.admin.headers)
+    assert r.status_code == 200 and r.json()["hold_music_url"] == music
+    assert ET.fromstring(_wait(client, sip_settings, call, 1).text).find("Play").text == twilio_default  # attempt 1 keeps its music
+    _in_session(warm_transfer.settle, call.session_id, 1, warm_transfer.RESUMED,  # back with the agent
+                from_states=warm_transfer.WAITING)
+    played = ET.fromstring(_wait(client, sip_settings, call, 2).text)  # the next attempt plays the agent's
+    assert [child.tag for child in played] == ["Say", "Play"] and played.find("Play").text == music
+    assert "hold_music" not in (client.get(f"/api/v1/calls/{call.session_id}", headers=call.admin.headers)
+                                .json()["transfer"] or {})  # not shown: only the stages are
+
+
+def _wait(client, fake, call, attempt: int):
+    """Start transfer ``attempt`` (when it is not under way) and ask its waitUrl as Twilio does."""
+    if (row(call.session_id).transfer or {}).get("attempt") != attempt:
+        warm_transfer_legs.start(call.session_id, BRIEFING)
+    hold = caller_updates(fake, call.call_sid)[-1].find("Dial/Conference")
+    return post_signed(fake, client, hold.get("waitUrl"), CallSid=call.call_sid, ConferenceSid="CF1")
+
+
+def _in_session(fn, *args, **kwargs):
+    with session_scope() as session:
+        return fn(session, *args, **kwargs)

@@ -173,6 +173,9 @@ _PLAN = {"json_schema_extra": _analysis_plan}
 VoicemailAction = Literal["hangup", "leave_message", "continue"]
 TransferMode = Literal["cold", "warm"]
 _VOICEMAIL_MESSAGE = declared(maxLength=agents.MAX_VOICEMAIL_MESSAGE, pattern=TEXT)
+_HOLD_MUSIC = declared(maxLength=agents.MAX_HOLD_MUSIC_URL, pattern=agents.HOLD_MUSIC_PATTERN,
+                       description="An MP3 or WAV file a caller on hold hears during a warm transfer; "
+                                   "null: Twilio's hold music", examples=["https://example.com/hold.mp3"])
 
 
 class AgentIn(BaseModel):
@@ -195,6 +198,7 @@ class AgentIn(BaseModel):
     voicemail_message: str | None = Field(default=None, max_length=100_000, **_VOICEMAIL_MESSAGE)
     transfer_mode: TransferMode | None = Field(
         default=None, description="transfer_call: cold puts the caller through; warm briefs the person first")
+    hold_music_url: str | None = Field(default=None, max_length=100_000, **_HOLD_MUSIC)
 
 
 class AgentUpdate(BaseModel):
@@ -215,6 +219,7 @@ class AgentUpdate(BaseModel):
     voicemail_action: VoicemailAction | None = None
     voicemail_message: str | None = Field(default=None, max_length=100_000, **_VOICEMAIL_MESSAGE)
     transfer_mode: TransferMode | None = None
+    hold_music_url: str | None = Field(default=None, max_length=100_000, **_HOLD_MUSIC)
 
 
 class AgentOut(BaseModel):
@@ -236,6 +241,7 @@ class AgentOut(BaseModel):
     voicemail_action: str = "hangup"
     voicemail_message: str | None = None
     transfer_mode: str = "cold"
+    hold_music_url: str | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -63,17 +63,17 @@ async def wait(request: Request, form: TwilioForm, background: BackgroundTasks) 
     if target is None:
         return _xml(twiml.say_and_hang_up(twiml.APOLOGY))
     try:
-        action = await _db(warm_transfer.caller_waiting, *target)
+        action, music = await _db(warm_transfer.waiting, *target)
     except Exception as exc:  # noqa: BLE001 - music meanwhile: Twilio asks again when it ends
         log.error("transfer wait of %s not read (%s)", form.get("CallSid"), exc.__class__.__name__)
-        action = "music"
+        action, music = "music", None
     if action == "hang_up":
         return _xml(twiml.say_and_hang_up(twiml.APOLOGY))
     if action == "call_person":
         background.add_task(warm_transfer_legs.call_person, *target)
     elif action == "return":
         background.add_task(warm_transfer_legs.bring_back, *target)
-    return _xml(twilio_conference.music_twiml(intro=action == "call_person"))
+    return _xml(twilio_conference.music_twiml(intro=action == "call_person", music=music))
 
 
 @router.post("/whisper")

@@ -32,9 +32,20 @@ def labelled_select(label: str, name: str, options: tuple[tuple[str, str], ...],
 
 
 def transfer_mode_field() -> rx.Component:
-    return labelled_select("Transfer mode", "transfer_mode", TRANSFER_MODES, S.transfer_mode, S.set_transfer_mode,
-                           hint="Warm: the caller waits with music while the person hears a short briefing written "
-                                "by the agent; if they decline, the caller is back with the agent.")
+    return rx.vstack(
+        labelled_select("Transfer mode", "transfer_mode", TRANSFER_MODES, S.transfer_mode, S.set_transfer_mode,
+                        hint="Warm: the caller waits with music while the person hears a short briefing written "
+                             "by the agent; if they decline, the caller is back with the agent."),
+        # Always in the form (hidden unless warm), so an address typed earlier is not lost by switching.
+        rx.box(
+            text_field("Hold music", "hold_music_url", S.errors, default_value=S.values["hold_music_url"].to(str),
+                       placeholder="https://example.com/hold-music.mp3",
+                       hint="An MP3 or WAV file the caller hears while they wait. Empty: Twilio's hold music."),
+            display=rx.cond(S.transfer_mode == "warm", "block", "none"),
+            width="100%",
+        ),
+        spacing="4", width="100%",
+    )
 
 
 def outbound_fields() -> tuple[rx.Component, ...]:

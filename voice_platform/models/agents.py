@@ -44,3 +44,5 @@ class VoiceAgent(Timestamped, table=True):
     voicemail_message: str | None = Field(default=None, max_length=1000)
     # transfer_call: cold (the caller is put through) | warm (the person hears a briefing first).
     transfer_mode: str = Field(default="cold", max_length=10, nullable=False, sa_column_kwargs={"server_default": "cold"})
+    # What a caller on hold during a warm transfer hears (an MP3 or WAV file Twilio fetches); null: Twilio's music.
+    hold_music_url: str | None = Field(default=None, max_length=500)

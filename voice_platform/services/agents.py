@@ -35,11 +35,17 @@ NOT_FOUND = "Agent not found"
 FIELDS = (
     "name", "phone_number", "system_prompt", "greeting", "voice", "model", "language", "is_active",
     "transfer_number", "record_calls", "recording_notice", "analysis_plan",
-    "voicemail_action", "voicemail_message", "transfer_mode",
+    "voicemail_action", "voicemail_message", "transfer_mode", "hold_music_url",
 )
 VOICEMAIL_ACTIONS = ("hangup", "leave_message", "continue")
 TRANSFER_MODES = ("cold", "warm")
 MAX_VOICEMAIL_MESSAGE = 1000
+MAX_HOLD_MUSIC_URL = 500
+# An audio file's address (Twilio fetches it): http(s), a host name or address, an optional port,
+# then any printable characters but spaces; or empty (Twilio's music). The API schema declares
+# the same pattern, and the service applies exactly it (no trimming).
+HOLD_MUSIC_PATTERN = r"^(|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?)$"
+_HOLD_MUSIC = re.compile(HOLD_MUSIC_PATTERN)
 MAX_NOTICE = 500
 
 
@@ -88,6 +94,13 @@ def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
                                                    max_length=MAX_VOICEMAIL_MESSAGE) or None
     if "transfer_mode" in data and data["transfer_mode"] is not None:
         out["transfer_mode"] = validation.choice(data["transfer_mode"], "transfer_mode", TRANSFER_MODES)
+    if "hold_music_url" in data:  # null or "": Twilio's own hold music
+        url = data["hold_music_url"]
+        if url is not None and not (isinstance(url, str) and len(url) <= MAX_HOLD_MUSIC_URL
+                                    and _HOLD_MUSIC.fullmatch(url)):
+            raise ValidationFailed(f"The hold music must be the address of an audio file: http:// or https://, "
+                                   f"a host, no spaces, at most {MAX_HOLD_MUSIC_URL} characters", field="hold_music_url")
+        out["hold_music_url"] = url or None
     if "analysis_plan" in data:  # null: the default plan
         out["analysis_plan"] = clean_plan(data["analysis_plan"])
     return out

@@ -210,9 +210,10 @@ def begin(session: Session, session_id: uuid.UUID, briefing: str) -> Hold:
     if attempt > MAX_ATTEMPTS:
         raise TransferRefused("The transfer was already tried several times. Offer to take a message instead.")
     conference = twilio_conference.conference_name(session_id, attempt)
+    agent = session.get(VoiceAgent, call.agent_id)  # already read by _agent_number: no query
     transfer.update(mode=MODE, attempt=attempt, briefing=text, conference=conference,
                     caller_call_sid=call.provider_call_id, person_number=person_number, person_call_sid=None,
-                    held_at=utcnow().isoformat())
+                    held_at=utcnow().isoformat(), hold_music=agent.hold_music_url if agent else None)
     _move(session, call, transfer, HOLDING, span=False)  # its span wraps the redirect (warm_transfer_legs.start)
     return Hold(session_id, attempt, call.provider_call_id, conference, call.trace_context)
 
@@ -231,9 +232,19 @@ def caller_waiting(session: Session, session_id: uuid.UUID, attempt: int) -> str
     """The conference's waitUrl was asked: "call_person" (the first time), "return" (the person's
     call is lost, or the hold was reported failed yet the caller is here), "music", or "hang_up"
     (the session is over or another attempt's: nobody will ever come for this caller)."""
+    return waiting(session, session_id, attempt)[0]
+
+
+def waiting(session: Session, session_id: uuid.UUID, attempt: int) -> tuple[str, str | None]:
+    """``caller_waiting``'s answer and the hold music of this attempt (the agent's when the
+    transfer began; None: Twilio's)."""
     call, transfer = _current(session, session_id, attempt)
     if call is None:
-        return "hang_up"
+        return "hang_up", None
+    return _waiting(session, call, transfer), transfer.get("hold_music")
+
+
+def _waiting(session: Session, call: CallSession, transfer: dict[str, Any]) -> str:
     state = transfer.get("state")
     if state == HOLDING:
         _move(session, call, transfer, CALLING, span=False)  # its span wraps the call (warm_transfer_legs)

@@ -20,7 +20,7 @@ DEFAULT_VOICE = "Puck"
 DEFAULT_LANGUAGE = "en-US"
 TEXT_FIELDS = ("name", "phone_number", "system_prompt", "greeting", "language", "transfer_number", "recording_notice")
 # Text inputs of the form that are not columns of the agents list (outbound calls, "After the call").
-EXTRA_TEXT_FIELDS = ("voicemail_message", *agent_plan.PROMPTS)
+EXTRA_TEXT_FIELDS = ("voicemail_message", "hold_music_url", *agent_plan.PROMPTS)
 FORM_FIELDS = (*TEXT_FIELDS, *EXTRA_TEXT_FIELDS, "voice", "model", "voicemail_action", "transfer_mode")  # element ids
 DEFAULT_VOICEMAIL_ACTION, DEFAULT_TRANSFER_MODE = agent_service.VOICEMAIL_ACTIONS[0], agent_service.TRANSFER_MODES[0]
 
@@ -175,7 +175,8 @@ class AgentFormState(AuthState):
         """The stored agent into the form (on load, and after a save: what the service kept)."""
         row = agent_row(agent)
         plan = agent.analysis_plan
-        self.values = {k: str(row[k]) for k in TEXT_FIELDS} | {"voicemail_message": agent.voicemail_message or ""} \
+        self.values = {k: str(row[k]) for k in TEXT_FIELDS} | {"voicemail_message": agent.voicemail_message or "",
+                                                               "hold_music_url": agent.hold_music_url or ""} \
             | agent_plan.prompts_of(plan)
         self.voice = str(row["voice"]) or DEFAULT_VOICE
         self.model = str(row["model"]) or agent_service.MODELS[0]
@@ -275,6 +276,7 @@ class AgentFormState(AuthState):
         data.update(voice=self.voice, model=self.model, is_active=self.is_active, record_calls=self.record_calls,
                     voicemail_action=self.voicemail_action, transfer_mode=self.transfer_mode,
                     voicemail_message=str(form.get("voicemail_message") or "").strip() or None,
+                    hold_music_url=str(form.get("hold_music_url") or "").strip() or None,
                     analysis_plan=agent_plan.plan_of(form, self.plan_rows))
         self.values = {k: str(form.get(k) or "") for k in (*TEXT_FIELDS, *EXTRA_TEXT_FIELDS)}
         self.plan_rows = agent_plan.typed_values(form, self.plan_rows)

@@ -78,13 +78,14 @@ def hold_twiml(conference: str, wait: str) -> str:
     return str(response)
 
 
-def music_twiml(*, intro: bool) -> str:
-    """What the waiting caller hears. Played once per request: when it ends Twilio asks ``waitUrl``
-    again, which lets the webhook notice a transfer that has waited too long."""
+def music_twiml(*, intro: bool, music: str | None = None) -> str:
+    """What the waiting caller hears: ``music`` (the agent's hold music) or Twilio's. Played once
+    per request: when it ends Twilio asks ``waitUrl`` again, which lets the webhook notice a
+    transfer that has waited too long."""
     response = VoiceResponse()
     if intro:
         response.say(HOLD_INTRO)
-    response.play(HOLD_MUSIC_URL, loop=1)
+    response.play(music or HOLD_MUSIC_URL, loop=1)
     return str(response)
 
 
