@@ -53,7 +53,7 @@ def _transferred_call(agent_number: str) -> uuid.UUID:
         with session_scope() as session:
             assert wt.begin(session, call_id, BRIEFING).attempt == attempt
         with session_scope() as session:
-            assert wt.caller_waiting(session, call_id, attempt) == "call_person"
+            assert wt.waiting(session, call_id, attempt)[0] == "call_person"
         with session_scope() as session:
             assert wt.briefing_for(session, call_id, attempt) == BRIEFING
         with session_scope() as session:

@@ -82,7 +82,7 @@ def test_twilio_failing_at_the_hold_leaves_the_caller_with_the_agent(client, sip
 def _declined(call) -> None:
     """Hold, the person called, briefed, and pressing 2: the state a return starts from."""
     warm_transfer_legs.start(call.session_id, BRIEFING)
-    assert _in(warm_transfer.caller_waiting, call.session_id, 1) == "call_person"
+    assert _in(warm_transfer.waiting, call.session_id, 1)[0] == "call_person"
     assert _in(warm_transfer.briefing_for, call.session_id, 1) == BRIEFING
     assert _in(warm_transfer.person_answered, call.session_id, 1, "2") == "declined"
 

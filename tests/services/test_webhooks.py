@@ -249,8 +249,8 @@ def _pending(endpoint_id) -> int:
 
 def test_a_lease_left_by_a_stopped_sender_is_taken_over(org, receiver):
     created = _endpoint(org, receiver.url(), ["call.ended"])
-    held = webhook_sender.take_lease(created.endpoint.id)  # a sender that then stopped
-    assert held is not None and webhook_sender.take_lease(created.endpoint.id) is None
+    held = webhook_sender.take_and_load(created.endpoint.id)  # a sender that then stopped
+    assert held is not None and webhook_sender.take_and_load(created.endpoint.id) is None
     _ping(org, created.endpoint.id)
     assert webhook_outbox.send_due_once() == 0 and receiver.received == []  # nobody else sends under it
     with session_scope() as session:  # its lease runs out

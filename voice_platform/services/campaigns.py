@@ -227,8 +227,7 @@ def edit(session: Session, actor: User, org_id: uuid.UUID, campaign_id: uuid.UUI
     if "retry" in data:
         retry = rules.retry(data["retry"])
         values["retry_attempts"], values["retry_delay_minutes"] = retry["attempts"], retry["delay_minutes"]
-    before = {key: getattr(campaign, key) for key in values}
-    changed = {key: value for key, value in values.items() if value != before[key]}
+    was, changed = audit.diff({key: getattr(campaign, key) for key in values}, values)
     if changed:
         done = session.execute(update(Campaign).where(Campaign.id == campaign_id, Campaign.status == DRAFT)
                                .values(**changed, updated_at=utcnow()).returning(Campaign.id)
@@ -241,7 +240,7 @@ def edit(session: Session, actor: User, org_id: uuid.UUID, campaign_id: uuid.UUI
                              + ", ".join(sorted({key.removesuffix("_attempts").removesuffix("_delay_minutes")
                                                  for key in changed}))
                              + (f" (agent {agent.name!r})" if agent is not None and "agent_id" in changed else ""),
-                     before={k: _plain(before[k]) for k in changed}, after={k: _plain(v) for k, v in changed.items()})
+                     before={k: _plain(v) for k, v in was.items()}, after={k: _plain(v) for k, v in changed.items()})
         session.refresh(campaign)
     return view(session, actor, org_id, campaign_id)
 

@@ -228,16 +228,12 @@ def settle(session: Session, session_id: uuid.UUID, attempt: int, state: str, *,
     return True
 
 
-def caller_waiting(session: Session, session_id: uuid.UUID, attempt: int) -> str:
-    """The conference's waitUrl was asked: "call_person" (the first time), "return" (the person's
-    call is lost, or the hold was reported failed yet the caller is here), "music", or "hang_up"
-    (the session is over or another attempt's: nobody will ever come for this caller)."""
-    return waiting(session, session_id, attempt)[0]
-
-
 def waiting(session: Session, session_id: uuid.UUID, attempt: int) -> tuple[str, str | None]:
-    """``caller_waiting``'s answer and the hold music of this attempt (the agent's when the
-    transfer began; None: Twilio's)."""
+    """The conference's waitUrl was asked: what to do, and the hold music of this attempt (the
+    agent's when the transfer began; None: Twilio's). What to do: "call_person" (the first time),
+    "return" (the person's call is lost, or the hold was reported failed yet the caller is here),
+    "music", or "hang_up" (the session is over or another attempt's: nobody will ever come for
+    this caller)."""
     call, transfer = _current(session, session_id, attempt)
     if call is None:
         return "hang_up", None

@@ -139,31 +139,14 @@ def _lease_update(session, endpoint_id: uuid.UUID, condition, value: datetime | 
     ).first() is not None
 
 
-def _set_lease(endpoint_id: uuid.UUID, condition, value: datetime | None) -> bool:
-    with _scope() as session:
-        return _lease_update(session, endpoint_id, condition, value)
-
-
 def _give_back(session, endpoint_id: uuid.UUID, held: datetime) -> None:
     _lease_update(session, endpoint_id, WebhookEndpoint.lease_until == held, None)
 
 
-def take_lease(endpoint_id: uuid.UUID) -> datetime | None:
-    """The lease's end (the holder's token) if this caller got it; None when another holds it."""
-    now = utcnow()
-    until = now + LEASE
-    free = WebhookEndpoint.enabled.is_(True) & _lease_free(now)
-    return until if _set_lease(endpoint_id, free, until) else None
-
-
 def renew_lease(endpoint_id: uuid.UUID, held: datetime) -> datetime | None:
     until = utcnow() + LEASE
-    return until if _set_lease(endpoint_id, WebhookEndpoint.lease_until == held, until) else None
-
-
-def release_lease(endpoint_id: uuid.UUID, held: datetime) -> None:
     with _scope() as session:
-        _give_back(session, endpoint_id, held)
+        return until if _lease_update(session, endpoint_id, WebhookEndpoint.lease_until == held, until) else None
 
 
 def _target(endpoint_id: uuid.UUID, organization_id: uuid.UUID, url: str, secret_encrypted: str,
@@ -183,8 +166,9 @@ def _pending(session, endpoint_id: uuid.UUID) -> list[Due]:
 
 
 def take_and_load(endpoint_id: uuid.UUID) -> tuple[datetime, Target, list[Due]] | None:
-    """``take_lease`` and ``load`` in one transaction of two statements (a drain's usual start):
-    the lease's end, the endpoint and its oldest pending deliveries; None when another holds it."""
+    """A drain's start, one transaction of two statements: the endpoint's lease taken (its end is
+    the holder's token), the endpoint and its oldest pending deliveries; None when another holds
+    the lease or the endpoint is off."""
     now = utcnow()
     until = now + LEASE
     with _scope() as session:
