@@ -71,7 +71,7 @@ def _due(now: datetime) -> tuple:
 
 
 def _take(limit: int) -> list[_Job]:
-    """Up to ``limit`` due calls, each leased (and its attempt counted), in one statement: the
+    """Up to ``limit`` due calls, each leased (and its attempt counted), in one UPDATE: the
     oldest due rows no other transaction holds (SKIP LOCKED on PostgreSQL; SQLite writes one at a
     time), the condition checked again by the UPDATE itself, so of several processes exactly one
     takes a call."""
@@ -82,6 +82,10 @@ def _take(limit: int) -> list[_Job]:
     oldest = (select(CallSession.id).where(*_due(now)).order_by(CallSession.ended_at).limit(limit)
               .with_for_update(skip_locked=True))
     with session_scope() as session:
+        # The loop polls every POLL_SECONDS in every process: an idle poll stays a plain read of
+        # the partial index, never a write statement.
+        if session.execute(select(CallSession.id).where(*_due(now)).limit(1)).first() is None:
+            return []
         taken = session.execute(
             update(CallSession).where(CallSession.id.in_(oldest.scalar_subquery()), *_due(now))
             .values(analysis_lease_until=until, analysis_attempts=CallSession.analysis_attempts + 1)
